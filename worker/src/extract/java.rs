@@ -1,0 +1,18 @@
+//! PLACEHOLDER: replaced by the extractor's implementation.
+
+use super::{ExtractError, ExtractInput, ExtractResult, Extractor};
+
+pub struct Jar;
+
+impl Extractor for Jar {
+    fn name(&self) -> &'static str {
+        "jar"
+    }
+    fn wants(&self, _path: &str) -> bool {
+        false
+    }
+    fn extract(&self, _input: &ExtractInput<'_>) -> ExtractResult {
+        Err(ExtractError::new("not implemented"))
+    }
+}
+

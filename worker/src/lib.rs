@@ -1,0 +1,19 @@
+//! The Argus scan engine: turns an artifact (directory tree, container image, zip archive, SBOM)
+//! into a package inventory.
+//!
+//! The flow is `artifact` (read entries from whatever holds them, keeping only the files some
+//! extractor wants) → `fileset` (the merged view after layers and whiteouts) → `extract` (one
+//! parser per package database or lockfile) → [`argus_proto::Inventory`].
+
+pub mod artifact;
+pub mod error;
+pub mod extract;
+pub mod fileset;
+pub mod limits;
+pub mod purl;
+pub mod sbom;
+pub mod scan;
+
+pub use error::{Error, Result};
+pub use limits::Limits;
+pub use scan::{scan_target, ScanOptions, TargetKind};
