@@ -1,1 +1,33 @@
-fn main() {}
+//! `argus-loadtest`: reproducible measurements of Argus.
+//!
+//! `image` measures the scan engine's image inventory throughput against the physical bound,
+//! plain gzip decompression of the same layers, and its peak memory at two image sizes.
+
+use clap::{Parser, Subcommand};
+
+mod image;
+
+#[derive(Debug, Parser)]
+#[command(name = "argus-loadtest", version, about = "Measure Argus")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Image inventory throughput (compressed MB/s) next to plain gzip decompression, and peak
+    /// memory, on generated multi-layer images.
+    Image(image::ImageArgs),
+    /// Inventory one image in this process and print seconds and peak RSS as JSON (used by
+    /// `image` so each measurement has a process of its own).
+    #[command(hide = true)]
+    ScanOnce { layout: String },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Image(args) => image::run(args),
+        Command::ScanOnce { layout } => image::scan_once(&layout),
+    }
+}

@@ -1,0 +1,47 @@
+//! Command-line surface of the `argus` binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+mod progress;
+mod sbom;
+
+#[derive(Debug, Parser)]
+#[command(name = "argus", version, about = "Self-hosted vulnerability management: inventory, scan and track findings")]
+pub struct Cli {
+    /// Configuration file (TOML); defaults apply when absent.
+    #[arg(long, global = true, env = "ARGUS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inventory the packages in a directory, image, archive or SBOM and write them out.
+    Sbom(sbom::SbomArgs),
+}
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Sbom(args) => sbom::run(args, &config),
+    }
+}

@@ -1,0 +1,160 @@
+//! `argus sbom <target>`: the package inventory of one artifact.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use argus_proto::Inventory;
+use argus_worker::artifact::registry::RegistryOptions;
+use argus_worker::{sbom, scan_target, ScanOptions, TargetKind};
+use clap::{Args, ValueEnum};
+
+use super::progress::Bar;
+use crate::config::Config;
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// A directory, OCI layout, `docker save` tarball, zip/jar, SBOM file, or an image
+    /// reference (`registry/repo:tag`, `repo@sha256:...`).
+    pub target: String,
+    /// Output format; a table on a terminal, CycloneDX otherwise.
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// What the target is, when detection guesses wrong.
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
+    /// Platform to pick from a multi-platform image, as os/arch[/variant].
+    #[arg(long, env = "ARGUS_PLATFORM")]
+    pub platform: Option<String>,
+    /// Talk plain HTTP to the registry (for a registry on loopback without TLS).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Registry username.
+    #[arg(long, env = "ARGUS_REGISTRY_USERNAME")]
+    pub username: Option<String>,
+    /// Registry password or access token.
+    #[arg(long, env = "ARGUS_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// A Bearer token to send to the registry as is.
+    #[arg(long, env = "ARGUS_REGISTRY_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Registry request timeout in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    /// Argus's own inventory JSON.
+    Json,
+    /// CycloneDX 1.5 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    Dir,
+    OciLayout,
+    DockerArchive,
+    Zip,
+    Sbom,
+    Registry,
+}
+
+impl From<Kind> for TargetKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Dir => TargetKind::Dir,
+            Kind::OciLayout => TargetKind::OciLayout,
+            Kind::DockerArchive => TargetKind::DockerArchive,
+            Kind::Zip => TargetKind::Zip,
+            Kind::Sbom => TargetKind::Sbom,
+            Kind::Registry => TargetKind::Registry,
+        }
+    }
+}
+
+pub fn run(args: SbomArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let opts = ScanOptions {
+        kind: args.kind.map(Into::into),
+        limits: config.limits.clone(),
+        platform: args.platform.clone(),
+        registry: RegistryOptions {
+            plain_http: args.plain_http,
+            username: args.username.clone(),
+            password: args.password.clone(),
+            bearer_token: args.token.clone(),
+            timeout: Some(Duration::from_secs(args.timeout)),
+        },
+    };
+    let bar = Bar::new();
+    let result = scan_target(&args.target, &opts, &bar);
+    bar.finish();
+    let inventory = result?;
+    for w in &inventory.warnings {
+        eprintln!("warning: {w}");
+    }
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if to_terminal { Format::Table } else { Format::Cyclonedx });
+    let rendered = render(&inventory, format)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(rendered.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(inv: &Inventory, format: Format) -> anyhow::Result<String> {
+    Ok(match format {
+        Format::Table => table(inv),
+        Format::Json => serde_json::to_string_pretty(inv)? + "\n",
+        Format::Cyclonedx => serde_json::to_string_pretty(&sbom::to_cyclonedx(inv))? + "\n",
+        Format::Spdx => serde_json::to_string_pretty(&sbom::to_spdx(inv))? + "\n",
+    })
+}
+
+fn table(inv: &Inventory) -> String {
+    let mut rows: Vec<[String; 5]> = vec![[
+        "ECOSYSTEM".into(),
+        "NAME".into(),
+        "VERSION".into(),
+        "MANAGER".into(),
+        "PATH".into(),
+    ]];
+    for p in &inv.packages {
+        let mut path = p.file_path.clone();
+        if let Some(layer) = &p.layer_digest {
+            let hex = layer.split_once(':').map(|(_, h)| h).unwrap_or(layer);
+            path = format!("{path} ({})", &hex[..hex.len().min(12)]);
+        }
+        rows.push([p.ecosystem.to_string(), p.name.clone(), p.version.clone(), p.package_manager.as_str().into(), path]);
+    }
+    let mut widths = [0usize; 5];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let os = inv.os.as_ref().map(|o| o.pretty_name.as_str()).unwrap_or("unknown OS");
+    let digest = inv.artifact_digest.as_deref().unwrap_or("-");
+    out.push_str(&format!("{}  {os}  {digest}  {} packages\n\n", inv.target, inv.packages.len()));
+    for r in &rows {
+        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing Argus needs on a fresh Debian machine that has only the
+# Rust toolchain. Installs nothing when everything is already there, so it is cheap to repeat.
+set -euo pipefail
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || need+=(libclang-dev)
+command -v nats-server >/dev/null || need+=(nats-server)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v skopeo >/dev/null || need+=(skopeo)
+command -v rpmbuild >/dev/null || need+=(rpm)
+command -v dpkg >/dev/null || need+=(dpkg)
+command -v python3 >/dev/null || need+=(python3 python3-pip)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "setup: installing ${need[*]}" >&2
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Reference validators for the SBOMs Argus writes.
+if ! python3 -c "import cyclonedx.validation.json, spdx_tools" 2>/dev/null; then
+    echo "setup: installing cyclonedx-python-lib spdx-tools" >&2
+    python3 -m pip install -q cyclonedx-python-lib spdx-tools 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages cyclonedx-python-lib spdx-tools
+fi
+
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

@@ -1,0 +1,133 @@
+//! Images are pulled from a real registry (Debian's `docker-registry`, the reference OCI
+//! distribution server) on loopback, pushed there by `skopeo`: anonymously, with Basic
+//! credentials, by tag and by digest.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use argus_proto::Inventory;
+use argus_tests::image::{file, tar, Codec, Image};
+use argus_tests::{free_port, port_open, run_ok, wait_for, write_file, ChildGuard};
+use argus_worker::artifact::registry::RegistryOptions;
+use argus_worker::artifact::NoProgress;
+use argus_worker::{scan_target, ScanOptions};
+
+struct Registry {
+    _child: ChildGuard,
+    port: u16,
+}
+
+/// Starts `docker-registry` on a free loopback port with its storage in `dir`; with
+/// `htpasswd`, clients must log in with Basic credentials.
+fn start_registry(dir: &Path, htpasswd: Option<&str>) -> Registry {
+    let port = free_port();
+    let auth = match htpasswd {
+        Some(line) => {
+            let p = write_file(dir, "htpasswd", format!("{line}\n"));
+            format!("auth:\n  htpasswd:\n    realm: argus-test\n    path: {}\n", p.display())
+        }
+        None => String::new(),
+    };
+    let config = write_file(
+        dir,
+        "config.yml",
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+            dir.join("data").display()
+        ),
+    );
+    let child = ChildGuard::spawn(
+        "docker-registry",
+        Command::new("docker-registry").arg("serve").arg(config).stdout(Stdio::null()).stderr(Stdio::null()),
+    );
+    wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
+    Registry { _child: child, port }
+}
+
+fn push(layout: &Path, dest: &str, creds: Option<&str>) {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"]);
+    if let Some(c) = creds {
+        cmd.args(["--dest-creds", c]);
+    }
+    cmd.arg(format!("oci:{}:1", layout.display())).arg(format!("docker://{dest}"));
+    run_ok(&mut cmd);
+}
+
+fn image() -> Image {
+    let os = "ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";
+    let apk = "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nC:Q1def=\nP:busybox\nV:1.36.1-r29\nA:x86_64\no:busybox\n\n";
+    Image::new(vec![
+        (tar(&[file("etc/os-release", os), file("lib/apk/db/installed", apk)]), Codec::Gzip),
+        (tar(&[file("srv/app/requirements.txt", "requests==2.31.0\nurllib3==2.0.7\n")]), Codec::Zstd),
+    ])
+}
+
+fn names(inv: &Inventory) -> Vec<(String, String, Option<String>)> {
+    inv.packages.iter().map(|p| (p.name.clone(), p.version.clone(), p.layer_digest.clone())).collect()
+}
+
+fn plain_http() -> ScanOptions {
+    ScanOptions { registry: RegistryOptions { plain_http: true, ..Default::default() }, ..ScanOptions::default() }
+}
+
+#[test]
+fn t01_anonymous_pull_by_tag_and_by_digest_matches_the_local_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = start_registry(&tmp.path().join("reg"), None);
+    let layout = tmp.path().join("layout");
+    let manifest_digest = image().write_oci_layout(&layout, "1");
+    let local = scan_target(layout.to_str().unwrap(), &ScanOptions::default(), &NoProgress).unwrap();
+    assert_eq!(local.packages.len(), 4, "{:#?}", local.packages);
+
+    push(&layout, &format!("127.0.0.1:{}/team/app:1", reg.port), None);
+    let by_tag = scan_target(&format!("127.0.0.1:{}/team/app:1", reg.port), &plain_http(), &NoProgress).unwrap();
+    assert_eq!(names(&by_tag), names(&local));
+    assert_eq!(by_tag.artifact_digest.as_deref(), Some(manifest_digest.as_str()));
+    assert_eq!(by_tag.os.as_ref().and_then(|o| o.ecosystem.as_ref()).map(|e| e.as_str()), Some("Alpine:v3.20"));
+
+    let by_digest =
+        scan_target(&format!("127.0.0.1:{}/team/app@{manifest_digest}", reg.port), &plain_http(), &NoProgress).unwrap();
+    assert_eq!(names(&by_digest), names(&local));
+
+    let wrong = format!("127.0.0.1:{}/team/app@sha256:{}", reg.port, "0".repeat(64));
+    let err = scan_target(&wrong, &plain_http(), &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("not found") || err.contains("404"), "{err}");
+    let err = scan_target(&format!("127.0.0.1:{}/team/missing:1", reg.port), &plain_http(), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not found") || err.contains("404"), "{err}");
+}
+
+#[test]
+fn t02_basic_auth_registry_needs_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let reg = start_registry(&tmp.path().join("reg"), Some(&format!("scanner:{hash}")));
+    let layout = tmp.path().join("layout");
+    image().write_oci_layout(&layout, "1");
+    let target = format!("127.0.0.1:{}/team/private:1", reg.port);
+    push(&layout, &target, Some("scanner:s3cret"));
+
+    let err = scan_target(&target, &plain_http(), &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("Basic credentials"), "{err}");
+    let mut opts = plain_http();
+    opts.registry.username = Some("scanner".into());
+    opts.registry.password = Some("wrong".into());
+    let err = scan_target(&target, &opts, &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("401") || err.contains("unauthorized"), "{err}");
+    opts.registry.password = Some("s3cret".into());
+    let inv = scan_target(&target, &opts, &NoProgress).unwrap();
+    assert_eq!(inv.packages.len(), 4);
+}
+
+#[test]
+fn t03_https_is_the_default_and_plain_http_must_be_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reg = start_registry(&tmp.path().join("reg"), None);
+    let err = scan_target(&format!("127.0.0.1:{}/team/app:1", reg.port), &ScanOptions::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("https://127.0.0.1"), "{err}");
+}
