@@ -131,3 +131,94 @@ fn t03_https_is_the_default_and_plain_http_must_be_asked_for() {
         .to_string();
     assert!(err.contains("https://127.0.0.1"), "{err}");
 }
+
+/// A token service for the registry's `token` auth: hands out a JWT signed with a key the
+/// registry trusts (the real registry verifies it), only to clients with the right Basic
+/// credentials. Returns the port it listens on.
+fn start_token_service(dir: &Path, user: &'static str, pass: &'static str, repo: &str) -> (u16, std::path::PathBuf) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = dir.join("key.pem");
+    let cert = dir.join("cert.pem");
+    std::fs::create_dir_all(dir).unwrap();
+    run_ok(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=argus-test-issuer", "-keyout"]).arg(&key).arg("-out").arg(&cert));
+    let der = Command::new("openssl").args(["x509", "-outform", "DER", "-in"]).arg(&cert).output().unwrap().stdout;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [base64::engine::general_purpose::STANDARD.encode(&der)]});
+    let claims = serde_json::json!({
+        "iss": "argus-test-issuer", "sub": user, "aud": "argus-registry",
+        "exp": now + 3600, "nbf": now - 60, "iat": now - 60, "jti": "argus-test",
+        "access": [{"type": "repository", "name": repo, "actions": ["pull", "push"]}]
+    });
+    let signing_input = format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
+    let input_file = dir.join("signing-input");
+    std::fs::write(&input_file, &signing_input).unwrap();
+    let sig = Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(&key).arg(&input_file).output().unwrap();
+    assert!(sig.status.success());
+    let token = format!("{signing_input}.{}", b64.encode(&sig.stdout));
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut authorized = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") && v.trim() == expected {
+                        authorized = true;
+                    }
+                }
+            }
+            let (status, body) = if authorized {
+                ("200 OK", serde_json::json!({"token": token, "expires_in": 3600}).to_string())
+            } else {
+                ("401 Unauthorized", "{}".to_string())
+            };
+            let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    (port, cert)
+}
+
+#[test]
+fn t04_bearer_token_challenge_is_answered_through_the_token_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (token_port, cert) = start_token_service(&tmp.path().join("tok"), "scanner", "s3cret", "team/tokened");
+    let reg_dir = tmp.path().join("reg");
+    let port = free_port();
+    let config = write_file(
+        &reg_dir,
+        "config.yml",
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n\
+             auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: argus-registry\n    issuer: argus-test-issuer\n    rootcertbundle: {}\n",
+            reg_dir.join("data").display(),
+            cert.display()
+        ),
+    );
+    let _reg = ChildGuard::spawn(
+        "docker-registry",
+        Command::new("docker-registry").arg("serve").arg(config).stdout(Stdio::null()).stderr(Stdio::null()),
+    );
+    wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
+    let layout = tmp.path().join("layout");
+    image().write_oci_layout(&layout, "1");
+    let target = format!("127.0.0.1:{port}/team/tokened:1");
+    push(&layout, &target, Some("scanner:s3cret"));
+
+    let err = scan_target(&target, &plain_http(), &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("token request"), "anonymous token request must be refused: {err}");
+    let mut opts = plain_http();
+    opts.registry.username = Some("scanner".into());
+    opts.registry.password = Some("s3cret".into());
+    let inv = scan_target(&target, &opts, &NoProgress).unwrap();
+    assert_eq!(inv.packages.len(), 4);
+}
