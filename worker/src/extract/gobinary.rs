@@ -630,7 +630,7 @@ mod tests {
             "go build info header is truncated"
         );
         let mut exe = b"\x7fELF".to_vec();
-        exe.extend_from_slice(&MAGIC[..]);
+        exe.extend_from_slice(MAGIC);
         exe.push(8);
         let found = probe(exe.as_slice(), u64::MAX).expect("reads").expect("finds");
         assert!(extract(&found).is_err());

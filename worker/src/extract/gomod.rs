@@ -43,12 +43,12 @@ pub(crate) fn go_release_semver(release: &str) -> Option<String> {
     let mut numeric = release;
     for tag in ["rc", "beta", "alpha"] {
         if let Some(i) = release.find(tag) {
-            let n = &release[i + tag.len()..];
+            let n = release.get(i + tag.len()..)?;
             if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             pre = Some(format!("{tag}.{n}"));
-            numeric = &release[..i];
+            numeric = release.get(..i)?;
             break;
         }
     }
