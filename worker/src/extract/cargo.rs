@@ -1,6 +1,11 @@
-//! PLACEHOLDER: replaced by the extractor's implementation.
+//! Rust crates from `Cargo.lock` (lockfile versions 1 to 4): every `[[package]]` that comes from
+//! a registry or a git repository. Packages without a `source` are workspace or path members,
+//! the project itself, and are left out.
 
-use super::{ExtractError, ExtractInput, ExtractResult, Extractor};
+use argus_proto::{Ecosystem, Package, PackageManager};
+use toml::Value;
+
+use super::{utf8, ExtractError, ExtractInput, ExtractOutput, ExtractResult, Extractor};
 
 pub struct CargoLock;
 
@@ -8,11 +13,281 @@ impl Extractor for CargoLock {
     fn name(&self) -> &'static str {
         "cargolock"
     }
-    fn wants(&self, _path: &str) -> bool {
-        false
+
+    fn wants(&self, path: &str) -> bool {
+        path == "Cargo.lock" || path.ends_with("/Cargo.lock")
     }
-    fn extract(&self, _input: &ExtractInput<'_>) -> ExtractResult {
-        Err(ExtractError::new("not implemented"))
+
+    fn extract(&self, input: &ExtractInput<'_>) -> ExtractResult {
+        let text = utf8(input)?;
+        let doc: toml::Table =
+            toml::from_str(text).map_err(|e| ExtractError::new(format!("not a valid Cargo.lock: {}", e.message())))?;
+        let mut out = ExtractOutput::default();
+
+        // Version 1 files have no `version` key; 2 and 3 differ only in how dependencies and
+        // checksums are written, 4 in how git sources are escaped: none changes `[[package]]`.
+        match doc.get("version") {
+            None | Some(Value::Integer(1..=4)) => {}
+            Some(other) => out
+                .warnings
+                .push(format!("unknown lockfile version {other}; read as version 4")),
+        }
+
+        let packages = match doc.get("package") {
+            None => return Ok(out),
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(ExtractError::new("`package` is not an array of tables")),
+        };
+        for (i, entry) in packages.iter().enumerate() {
+            let Some(table) = entry.as_table() else {
+                out.warnings.push(format!("package entry {} is not a table", i + 1));
+                continue;
+            };
+            let name = table.get("name").and_then(Value::as_str).unwrap_or("");
+            let version = table.get("version").and_then(Value::as_str).unwrap_or("");
+            if name.is_empty() || version.is_empty() {
+                let shown = if name.is_empty() {
+                    format!("entry {}", i + 1)
+                } else {
+                    name.to_string()
+                };
+                out.warnings
+                    .push(format!("package {shown} has no name or version; skipped"));
+                continue;
+            }
+            let Some(source) = table.get("source").and_then(Value::as_str) else {
+                continue;
+            };
+            out.packages.push(package(name, version, source, input.path));
+        }
+        Ok(out)
     }
 }
 
+const CRATES_IO_SOURCES: [&str; 2] = [
+    "registry+https://github.com/rust-lang/crates.io-index",
+    "sparse+https://index.crates.io/",
+];
+
+fn package(name: &str, version: &str, source: &str, file_path: &str) -> Package {
+    // The purl records where a crate came from when it is not crates.io, so a git checkout or
+    // a private registry is not mistaken for the published crate of the same name.
+    let vcs;
+    let qualifiers: Vec<(&str, &str)> = if CRATES_IO_SOURCES.contains(&source) {
+        Vec::new()
+    } else if let Some(git) = source.strip_prefix("git+") {
+        // `git+https://host/repo?rev=x#<commit>`: the commit after `#` is what was built.
+        vcs = match git.split_once('#') {
+            Some((url, commit)) => {
+                let base = url.split('?').next().unwrap_or(url);
+                format!("git+{base}@{commit}")
+            }
+            None => source.to_string(),
+        };
+        vec![("vcs_url", vcs.as_str())]
+    } else {
+        let url = source.split_once('+').map(|(_, u)| u).unwrap_or(source);
+        vec![("repository_url", url)]
+    };
+    Package {
+        name: name.to_string(),
+        version: version.to_string(),
+        ecosystem: Ecosystem::crates_io(),
+        package_manager: PackageManager::Cargo,
+        purl: crate::purl::purl("cargo", None, name, version, &qualifiers),
+        file_path: file_path.to_string(),
+        layer_digest: None,
+        source_name: None,
+        source_version: None,
+        epoch: None,
+        release: None,
+        arch: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Limits;
+
+    fn run(text: &str) -> ExtractResult {
+        let limits = Limits::default();
+        let input = ExtractInput {
+            path: "/src/app/Cargo.lock",
+            data: text.as_bytes(),
+            os: None,
+            limits: &limits,
+        };
+        CargoLock.extract(&input)
+    }
+
+    fn nv(out: &ExtractOutput) -> Vec<(&str, &str)> {
+        out.packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect()
+    }
+
+    const V4: &str = r#"# This file is automatically @generated by Cargo.
+# It is not intended for manual editing.
+version = 4
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = [
+ "serde",
+ "tokio-util",
+]
+
+[[package]]
+name = "serde"
+version = "1.0.203"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "7253ab4de971e72fb7be983802300c30b5a7f0c2e56fab8abfc6a214307c0094"
+
+[[package]]
+name = "tokio-util"
+version = "0.7.11"
+source = "git+https://github.com/tokio-rs/tokio?branch=master#1d3f4d2c1b0a9e8f7d6c5b4a39281706f5e4d3c2"
+
+[[package]]
+name = "internal-helper"
+version = "2.0.0"
+source = "sparse+https://index.crates.io/"
+
+[[package]]
+name = "corp-lib"
+version = "3.1.0"
+source = "registry+https://crates.corp.example/index"
+
+[[package]]
+name = "path-member"
+version = "0.0.1"
+"#;
+
+    #[test]
+    fn v4_lockfile_yields_registry_and_git_packages_but_not_workspace_members() {
+        let out = run(V4).expect("parses");
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        assert_eq!(
+            nv(&out),
+            vec![
+                ("serde", "1.0.203"),
+                ("tokio-util", "0.7.11"),
+                ("internal-helper", "2.0.0"),
+                ("corp-lib", "3.1.0")
+            ]
+        );
+        let serde = &out.packages[0];
+        assert_eq!(serde.ecosystem, Ecosystem::crates_io());
+        assert_eq!(serde.package_manager, PackageManager::Cargo);
+        assert_eq!(serde.purl, "pkg:cargo/serde@1.0.203");
+        assert_eq!(serde.file_path, "/src/app/Cargo.lock");
+        assert_eq!(out.packages[2].purl, "pkg:cargo/internal-helper@2.0.0");
+    }
+
+    #[test]
+    fn git_and_private_registry_sources_are_recorded_in_the_purl() {
+        let out = run(V4).expect("parses");
+        assert_eq!(
+            out.packages[1].purl,
+            "pkg:cargo/tokio-util@0.7.11?vcs_url=git%2Bhttps://github.com/tokio-rs/tokio%401d3f4d2c1b0a9e8f7d6c5b4a39281706f5e4d3c2"
+        );
+        assert_eq!(
+            out.packages[3].purl,
+            "pkg:cargo/corp-lib@3.1.0?repository_url=https://crates.corp.example/index"
+        );
+    }
+
+    #[test]
+    fn v1_lockfile_with_root_and_metadata_checksums() {
+        let text = r#"[root]
+name = "old-app"
+version = "0.1.0"
+dependencies = [
+ "libc 0.2.40 (registry+https://github.com/rust-lang/crates.io-index)",
+]
+
+[[package]]
+name = "libc"
+version = "0.2.40"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "rand"
+version = "0.4.2"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+dependencies = [
+ "libc 0.2.40 (registry+https://github.com/rust-lang/crates.io-index)",
+]
+
+[metadata]
+"checksum libc 0.2.40 (registry+https://github.com/rust-lang/crates.io-index)" = "6fd41f331ac7c5b8ac259b8bf82c75c0fb2e469bbf37d2becbba9a6a2221965b"
+"checksum rand 0.4.2 (registry+https://github.com/rust-lang/crates.io-index)" = "eba5f8cb59cc50ed56be8880a5c7b496bfd9bd26394e176bc67884094145c2c5"
+"#;
+        let out = run(text).expect("parses");
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+        assert_eq!(nv(&out), vec![("libc", "0.2.40"), ("rand", "0.4.2")]);
+    }
+
+    #[test]
+    fn v3_lockfile_is_read() {
+        let text = "version = 3\n\n[[package]]\nname = \"anyhow\"\nversion = \"1.0.86\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"b3d1d046238990b9cf5bcde22a3fb3584ee5cf65fb2765f454ed428c7a0063da\"\n";
+        let out = run(text).expect("parses");
+        assert_eq!(nv(&out), vec![("anyhow", "1.0.86")]);
+    }
+
+    #[test]
+    fn entries_without_name_or_version_warn_and_are_skipped() {
+        let text = "version = 3\n[[package]]\nname = \"nover\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n\n[[package]]\nversion = \"1.0.0\"\n\n[[package]]\nname = \"ok\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let out = run(text).expect("parses");
+        assert_eq!(nv(&out), vec![("ok", "1.0.0")]);
+        assert_eq!(
+            out.warnings,
+            vec![
+                "package nover has no name or version; skipped".to_string(),
+                "package entry 2 has no name or version; skipped".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_lockfile_version_warns_but_reads_packages() {
+        let text = "version = 9\n[[package]]\nname = \"a\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let out = run(text).expect("parses");
+        assert_eq!(nv(&out), vec![("a", "1.0.0")]);
+        assert_eq!(
+            out.warnings,
+            vec!["unknown lockfile version 9; read as version 4".to_string()]
+        );
+    }
+
+    #[test]
+    fn invalid_toml_and_wrong_shapes_are_errors() {
+        assert!(run("[[package]\nname = ").is_err());
+        assert!(run("package = \"nope\"").is_err());
+        let limits = Limits::default();
+        let input = ExtractInput {
+            path: "/Cargo.lock",
+            data: b"\xff\xfe",
+            os: None,
+            limits: &limits,
+        };
+        assert!(CargoLock.extract(&input).is_err());
+    }
+
+    #[test]
+    fn lockfile_without_packages_is_empty() {
+        let out = run("version = 4\n").expect("parses");
+        assert!(out.packages.is_empty());
+        assert!(out.warnings.is_empty());
+    }
+
+    #[test]
+    fn wants_only_cargo_lock() {
+        assert!(CargoLock.wants("/src/Cargo.lock"));
+        assert!(!CargoLock.wants("/src/Cargo.toml"));
+        assert!(!CargoLock.wants("/src/NotCargo.lock"));
+    }
+}
