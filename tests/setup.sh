@@ -12,6 +12,8 @@ command -v nats-server >/dev/null || need+=(nats-server)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v rpmbuild >/dev/null || need+=(rpm)
+command -v go >/dev/null || need+=(golang-go)
+command -v openssl >/dev/null || need+=(openssl)
 command -v dpkg >/dev/null || need+=(dpkg)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
 if [ "${#need[@]}" -gt 0 ]; then
