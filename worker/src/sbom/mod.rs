@@ -53,16 +53,24 @@ pub fn read(data: &[u8], target: &str) -> Result<Inventory> {
     let obj = doc
         .as_object()
         .ok_or_else(|| Error::malformed(target, "sbom is not a json object"))?;
-    if obj.contains_key("bomFormat") {
-        cyclonedx::read(obj, target)
+    let mut inv = if obj.contains_key("bomFormat") {
+        cyclonedx::read(obj, target)?
     } else if obj.contains_key("spdxVersion") {
-        spdx::read(obj, target)
+        spdx::read(obj, target)?
     } else {
-        Err(Error::malformed(
+        return Err(Error::malformed(
             target,
             "neither cyclonedx (no bomFormat) nor spdx (no spdxVersion)",
-        ))
+        ));
+    };
+    // SBOM tools write Go module versions as Go does (`v1.2.3`); OSV's Go ecosystem, and the
+    // Go extractors, use them without the `v`.
+    for p in inv.packages.iter_mut().filter(|p| p.ecosystem == argus_proto::Ecosystem::go()) {
+        if p.version.starts_with('v') && p.version[1..].starts_with(|c: char| c.is_ascii_digit()) {
+            p.version.remove(0);
+        }
     }
+    Ok(inv)
 }
 
 /// Writes an inventory as CycloneDX 1.5 JSON.
