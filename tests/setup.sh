@@ -23,10 +23,10 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # Reference validators for the SBOMs Argus writes.
-if ! python3 -c "import cyclonedx.validation.json, spdx_tools" 2>/dev/null; then
+if ! python3 -c "import cyclonedx.validation.json, jsonschema, spdx_tools" 2>/dev/null; then
     echo "setup: installing cyclonedx-python-lib spdx-tools" >&2
-    python3 -m pip install -q cyclonedx-python-lib spdx-tools 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages cyclonedx-python-lib spdx-tools
+    python3 -m pip install -q "cyclonedx-python-lib[json-validation]" spdx-tools 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "cyclonedx-python-lib[json-validation]" spdx-tools
 fi
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

@@ -16,14 +16,32 @@ pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
-/// The `argus` binary built alongside the tests (`target/<profile>/argus`).
+/// The `argus` binary, built (or found up to date) by cargo once per test process.
+///
+/// Cargo builds a package's binaries only for that package's own integration tests, so a test
+/// in this crate would otherwise run whatever stale `argus` the target directory holds.
 pub fn argus_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/argus
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
-    let bin = dir.join("argus");
-    assert!(bin.exists(), "{} is missing: build the workspace binaries first (cargo nextest run --workspace does)", bin.display());
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable path");
+            // target/<profile>/deps/<test> → target/<profile>/argus
+            let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+            let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "--bin", "argus", "-p", "argus-coordinator"]);
+            if profile != "debug" {
+                cmd.args(["--profile", profile]);
+            }
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+            cmd.arg("--manifest-path").arg(manifest);
+            run_ok(&mut cmd);
+            let bin = dir.join("argus");
+            assert!(bin.exists(), "{} is missing after cargo build", bin.display());
+            bin
+        })
+        .clone()
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use crate::extract::{gobinary, Extractor};
+use crate::extract::{gobinary, os_release, Extractor};
 use crate::{Error, Limits, Result};
 
 /// One version of a kept file: the layer that wrote it and its contents.
@@ -142,7 +142,7 @@ impl<'e> FileSet<'e> {
     }
 
     pub fn wanted(&self, path: &str) -> bool {
-        self.extractors.iter().any(|e| e.wants(path))
+        os_release::OS_FILES.contains(&path) || self.extractors.iter().any(|e| e.wants(path))
     }
 
     /// Counts an archive entry against [`Limits::max_entries`].

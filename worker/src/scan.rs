@@ -152,7 +152,7 @@ fn file_sha256(path: &Path) -> Result<String> {
 
 fn detect_os(files: &FinalFiles) -> Option<OsInfo> {
     os_release::OS_FILES.iter().find_map(|p| match files.files.get(*p) {
-        Some(Kept::File(v)) => v.last().and_then(|v| os_release::parse(&v.data)),
+        Some(Kept::File(v)) => v.last().and_then(|v| os_release::parse_at(p, &v.data)),
         _ => None,
     })
 }

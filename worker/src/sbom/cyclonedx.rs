@@ -536,7 +536,7 @@ mod tests {
         let cli = inv.packages.iter().find(|p| p.ecosystem.as_str() == "Go").unwrap();
         assert_eq!(
             (cli.name.as_str(), cli.version.as_str()),
-            ("github.com/docker/cli", "v26.1.3+incompatible")
+            ("github.com/docker/cli", "26.1.3+incompatible")
         );
         assert_eq!(cli.file_path, "/usr/local/bin/docker");
     }
