@@ -51,13 +51,13 @@ const WORDS: &[&str] = &[
 fn filler(rng: &mut Rng, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 16);
     while out.len() < len {
-        if rng.next() % 16 == 0 {
+        if rng.next().is_multiple_of(16) {
             for _ in 0..8 {
                 out.extend_from_slice(&rng.next().to_le_bytes()[..6]);
             }
         } else {
             out.extend_from_slice(WORDS[(rng.next() % WORDS.len() as u64) as usize].as_bytes());
-            out.push(if rng.next() % 9 == 0 { b'\n' } else { b' ' });
+            out.push(if rng.next().is_multiple_of(9) { b'\n' } else { b' ' });
         }
     }
     out.truncate(len);
@@ -239,7 +239,7 @@ pub fn run(args: ImageArgs) -> anyhow::Result<()> {
     for (i, factor) in [1u64, 2].into_iter().enumerate() {
         let dir = base.join(format!("image{i}"));
         let _ = std::fs::remove_dir_all(&dir);
-        let compressed = generate(&dir, args.size_mib * factor << 20, args.layers * factor as usize, 42 + i as u64)?;
+        let compressed = generate(&dir, (args.size_mib * factor) << 20, args.layers * factor as usize, 42 + i as u64)?;
         let mb = compressed as f64 / 1e6;
         let mut gz = Vec::new();
         let mut scans = Vec::new();

@@ -36,7 +36,7 @@ fn three_layer_image(codecs: [Codec; 3]) -> Image {
         file("var/lib/dpkg/status", stanza("libc6", "2.36-9+deb12u4", Some("glibc")) + &stanza("zlib1g", "1:1.2.13.dfsg-1", Some("zlib"))),
         file("usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA", metadata("six", "1.16.0")),
         file("app/requirements.txt", "flask==2.0.0\n"),
-        exe("usr/bin/not-go", vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0].repeat(100)),
+        exe("usr/bin/not-go", [0x7f, b'E', b'L', b'F', 2, 1, 1, 0].repeat(100)),
     ]);
     let upgrade = tar(&[
         file(

@@ -226,12 +226,15 @@ fn verify(artifact: &str, digest: &str, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Opens a blob by digest: its bytes and, when known, its length.
+pub type BlobOpener<'a> = dyn FnMut(&str) -> Result<(Box<dyn Read>, u64)> + 'a;
+
 /// Applies a manifest's config and layers, fetching blobs through `open`.
 pub fn apply_manifest(
     doc: &ManifestDoc,
     files: &mut FileSet<'_>,
     limits: &Limits,
-    open: &mut dyn FnMut(&str) -> Result<(Box<dyn Read>, u64)>,
+    open: &mut BlobOpener<'_>,
     progress: &dyn Progress,
 ) -> Result<ImageFacts> {
     let artifact = files.artifact().to_string();

@@ -252,17 +252,8 @@ impl Extractor for NodeModules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Limits;
 
-    fn run(ex: &dyn Extractor, path: &str, data: &str) -> ExtractResult {
-        let limits = Limits::default();
-        ex.extract(&ExtractInput {
-            path,
-            data: data.as_bytes(),
-            os: None,
-            limits: &limits,
-        })
-    }
+    use crate::extract::testutil::run;
 
     fn sorted_pairs(out: &ExtractOutput) -> Vec<(&str, &str)> {
         let mut v: Vec<_> = out

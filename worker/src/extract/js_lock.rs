@@ -365,18 +365,9 @@ fn read_pnpm_entry(key: &Value, entry: &Value, warn_unreadable: bool, c: &mut Np
 mod tests {
     use super::*;
     use crate::extract::ExtractOutput;
-    use crate::Limits;
     use argus_proto::Ecosystem;
 
-    fn run(ex: &dyn Extractor, path: &str, data: &str) -> ExtractResult {
-        let limits = Limits::default();
-        ex.extract(&ExtractInput {
-            path,
-            data: data.as_bytes(),
-            os: None,
-            limits: &limits,
-        })
-    }
+    use crate::extract::testutil::run;
 
     fn sorted_pairs(out: &ExtractOutput) -> Vec<(&str, &str)> {
         let mut v: Vec<_> = out

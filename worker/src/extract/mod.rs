@@ -99,3 +99,16 @@ pub fn all() -> Vec<Box<dyn Extractor>> {
 pub(crate) fn utf8<'a>(input: &'a ExtractInput<'_>) -> Result<&'a str, ExtractError> {
     std::str::from_utf8(input.data).map_err(|e| ExtractError::new(format!("not valid UTF-8: {e}")))
 }
+
+/// Shared by the extractors' unit tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::{ExtractInput, ExtractResult, Extractor};
+    use crate::Limits;
+
+    /// Runs `ex` on `data` at `path` with default limits and no detected OS.
+    pub fn run(ex: &dyn Extractor, path: &str, data: &str) -> ExtractResult {
+        let limits = Limits::default();
+        ex.extract(&ExtractInput { path, data: data.as_bytes(), os: None, limits: &limits })
+    }
+}

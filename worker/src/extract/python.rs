@@ -341,15 +341,7 @@ mod tests {
     use super::*;
     use crate::Limits;
 
-    fn run(ex: &dyn Extractor, path: &str, data: &str) -> ExtractResult {
-        let limits = Limits::default();
-        ex.extract(&ExtractInput {
-            path,
-            data: data.as_bytes(),
-            os: None,
-            limits: &limits,
-        })
-    }
+    use crate::extract::testutil::run;
 
     fn pairs(out: &ExtractOutput) -> Vec<(&str, &str)> {
         out.packages

@@ -213,15 +213,7 @@ mod tests {
     use crate::Limits;
     use argus_proto::Ecosystem;
 
-    fn run(ex: &dyn Extractor, path: &str, data: &str) -> ExtractResult {
-        let limits = Limits::default();
-        ex.extract(&ExtractInput {
-            path,
-            data: data.as_bytes(),
-            os: None,
-            limits: &limits,
-        })
-    }
+    use crate::extract::testutil::run;
 
     fn pairs(out: &ExtractOutput) -> Vec<(&str, &str)> {
         out.packages

@@ -620,7 +620,7 @@ mod tests {
             "not an SQLite database"
         );
         let mut garbage = SQLITE_MAGIC.to_vec();
-        garbage.extend(std::iter::repeat(0xA5u8).take(8192));
+        garbage.extend(std::iter::repeat_n(0xA5u8, 8192));
         assert!(run(&garbage, None).is_err());
 
         let dir = tempfile::tempdir().unwrap();
