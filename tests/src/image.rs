@@ -215,3 +215,43 @@ impl Image {
         std::fs::write(path, tar(&entries)).expect("write archive");
     }
 }
+
+/// Writes an OCI layout whose `index.json` points at an image index (as `skopeo copy --all`
+/// or `docker buildx` write them) listing one manifest per image, by each image's platform.
+pub fn write_multi_platform_layout(dir: &Path, images: &[Image]) {
+    let mut manifests = Vec::new();
+    for (i, img) in images.iter().enumerate() {
+        // Lay each image out on its own first, then adopt its blobs and manifest.
+        let single = dir.join(format!(".single{i}"));
+        let digest = img.write_oci_layout(&single, "x");
+        for entry in std::fs::read_dir(single.join("blobs/sha256")).expect("blobs") {
+            let entry = entry.expect("entry");
+            let dest = dir.join("blobs/sha256").join(entry.file_name());
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(entry.path(), dest).expect("copy blob");
+        }
+        let size = std::fs::metadata(dir.join("blobs/sha256").join(&digest[7..])).expect("manifest").len();
+        manifests.push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+            "platform": {"os": img.os, "architecture": img.arch}
+        }));
+        std::fs::remove_dir_all(&single).expect("cleanup");
+    }
+    // An attestation manifest, as buildx adds: must never be chosen.
+    manifests.push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", "e".repeat(64)),
+        "size": 1, "platform": {"os": "unknown", "architecture": "unknown"}
+    }));
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests
+    }))
+    .expect("index");
+    let index_digest = sha256(&index);
+    write_file(dir, &format!("blobs/sha256/{}", &index_digest[7..]), &index);
+    write_file(dir, "oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+    let top = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "1"}
+    }]});
+    write_file(dir, "index.json", serde_json::to_vec(&top).expect("index.json"));
+}
