@@ -58,10 +58,11 @@ impl Extractor for GoBinary {
                 Some(r) => (&r.path, &r.version),
                 None => (&dep.path, &dep.version),
             };
-            // A dependency replaced by a local directory is the project's own source, not a
-            // published module version any advisory could name.
+            // A dependency replaced by a local directory, or built from a workspace or vendored
+            // staging tree (`(devel)`, as kubectl's k8s.io modules are), is the project's own
+            // source, not a published module version any advisory could name.
             if version.is_empty() || version == DEVEL {
-                if dep.replace.is_none() {
+                if dep.replace.is_none() && version.is_empty() {
                     out.warnings.push(format!("module {path} has no version; skipped"));
                 }
                 continue;
@@ -685,6 +686,14 @@ mod tests {
             nv(&out),
             vec![("stdlib", "1.22.3"), ("x.org/m", "1.2.0"), ("x.org/d", "0.1.0")]
         );
+    }
+
+    #[test]
+    fn devel_dependencies_from_staging_trees_are_skipped_silently() {
+        let m = "path\tk8s.io/kubectl\ndep\tk8s.io/api\t(devel)\t\ndep\tgopkg.in/yaml.v3\tv3.0.1\t\n";
+        let out = extract(&blob("go1.22.3", &framed(m))).expect("extracts");
+        assert_eq!(nv(&out), vec![("stdlib", "1.22.3"), ("gopkg.in/yaml.v3", "3.0.1")]);
+        assert!(out.warnings.is_empty(), "{:?}", out.warnings);
     }
 
     #[test]
