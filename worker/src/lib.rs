@@ -12,7 +12,9 @@ pub mod fileset;
 pub mod limits;
 pub mod purl;
 pub mod sbom;
+pub mod version;
 pub mod scan;
+pub mod score;
 
 pub use error::{Error, Result};
 pub use limits::Limits;

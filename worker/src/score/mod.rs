@@ -1,0 +1,3 @@
+//! Scoring: CVSS base scores computed from vector strings, and severities.
+
+pub mod cvss;
