@@ -13,6 +13,7 @@ pub mod limits;
 pub mod purl;
 pub mod sbom;
 pub mod version;
+pub mod vulndb;
 pub mod scan;
 pub mod score;
 

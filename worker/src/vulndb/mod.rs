@@ -1,0 +1,64 @@
+//! The vulnerability database: OSV advisories (plus FIRST's EPSS and CISA's KEV) imported into
+//! one memory-mapped file with an index by (ecosystem, package).
+
+use std::path::{Path, PathBuf};
+
+pub mod import;
+pub mod osv;
+pub mod store;
+
+pub use store::{Builder, DbMeta, Epss, KevEntry, VulnDb};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VulnDbError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: database is corrupt: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl VulnDbError {
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        VulnDbError::Io { path: path.as_ref().to_path_buf(), source }
+    }
+}
+
+/// The ecosystem as the index keys it. OSV spells Ubuntu LTS releases `Ubuntu:22.04:LTS`
+/// while an image only says `22.04`; the suffix carries no meaning for matching.
+pub fn index_ecosystem(ecosystem: &str) -> &str {
+    ecosystem.strip_suffix(":LTS").unwrap_or(ecosystem)
+}
+
+/// Package names as the index keys them: PyPI names compare after PEP 503 normalization, every
+/// other ecosystem's names compare as written.
+pub fn index_name(ecosystem: &str, name: &str) -> String {
+    if ecosystem == "PyPI" {
+        let mut out = String::with_capacity(name.len());
+        let mut sep = false;
+        for c in name.chars() {
+            if matches!(c, '-' | '_' | '.') {
+                sep = true;
+            } else {
+                if sep && !out.is_empty() {
+                    out.push('-');
+                }
+                sep = false;
+                out.push(c.to_ascii_lowercase());
+            }
+        }
+        out
+    } else {
+        name.to_string()
+    }
+}
+
+/// The lookup key of an (ecosystem, package) pair.
+pub fn index_key(ecosystem: &str, name: &str) -> String {
+    let eco = index_ecosystem(ecosystem);
+    format!("{eco}\0{}", index_name(eco, name))
+}
+
+#[cfg(test)]
+mod tests;
