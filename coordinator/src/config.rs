@@ -1,7 +1,7 @@
 //! The configuration file (`--config`, TOML). Every section has defaults, so no file is needed;
 //! unknown fields are rejected so a typo is an error rather than a silently ignored setting.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use argus_worker::Limits;
@@ -12,6 +12,26 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Bounds on what one scan may read (file sizes, entry counts, decompressed bytes).
     pub limits: Limits,
+    /// The vulnerability database.
+    pub vulndb: VulnDbConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VulnDbConfig {
+    /// The database file `argus db import` writes and scans read
+    /// (default `$XDG_DATA_HOME/argus/vulndb.vdb`, else `~/.local/share/argus/vulndb.vdb`).
+    pub path: PathBuf,
+}
+
+impl Default for VulnDbConfig {
+    fn default() -> Self {
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        Self { path: base.join("argus/vulndb.vdb") }
+    }
 }
 
 impl Config {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
+mod db;
 mod progress;
 mod sbom;
 
@@ -27,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Inventory the packages in a directory, image, archive or SBOM and write them out.
     Sbom(sbom::SbomArgs),
+    /// Build and inspect the vulnerability database.
+    Db(db::DbArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -43,5 +46,6 @@ pub fn init_logging(verbose: u8) {
 pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sbom(args) => sbom::run(args, &config),
+        Command::Db(args) => db::run(args, &config),
     }
 }
