@@ -5,8 +5,11 @@
 //! crate for the arithmetic:
 //! - v3.0 / v3.1: the base equations of the v3.1 specification, section 7.1 (identical in v3.0),
 //!   with each version's Roundup: v3.0 is a plain ceiling to one decimal, v3.1 the integer-based
-//!   Roundup of the v3.1 specification, Appendix A. Temporal and environmental metrics are
-//!   accepted and kept in the normalized vector, but only the base score is computed.
+//!   Roundup of the v3.1 specification, Appendix A. (The crate truncates `input × 100000` where
+//!   Appendix A rounds it to the nearest integer; the two differ only for raw scores within
+//!   0.00001 above a tenth, which no base vector produces: the tests check all 2,592 of them
+//!   against an exact-decimal reference.) Temporal and environmental metrics are accepted and
+//!   kept in the normalized vector, but only the base score is computed.
 //! - v4.0: the macro-vector scoring of the v4.0 specification, section 8 (EQ1–EQ6, the macro
 //!   vector lookup table, the severity-distance interpolation). Threat and environmental metrics
 //!   present in the vector take part in the score, which is therefore CVSS-BTE in the spec's
@@ -196,7 +199,7 @@ static V3_METRICS: &[MetricDef] = &[
     optional("MA", &["X", "H", "L", "N"], false),
 ];
 
-/// v4.0 metrics in the order of the v4.0 specification, section 7 (Table 23). Base, threat and
+/// v4.0 metrics in the order of the v4.0 specification, section 7 (Vector String). Base, threat and
 /// environmental metrics take part in the score; supplemental ones (S, AU, R, V, RE, U) do not.
 static V4_METRICS: &[MetricDef] = &[
     base("AV", &["N", "A", "L", "P"]),
@@ -382,8 +385,9 @@ mod tests {
 
     #[test]
     fn v3_1_specification_examples_score_as_published() {
-        // CVE-2013-1937 (phpMyAdmin reflected XSS), CVE-2014-0160 (Heartbleed),
-        // CVE-2014-6271 (Shellshock) from FIRST's v3.1 examples document.
+        // The first three are CVE-2013-1937 (phpMyAdmin reflected XSS), CVE-2014-0160
+        // (Heartbleed) and CVE-2014-6271 (Shellshock) from FIRST's v3.1 examples document; the
+        // rest are common NVD vectors.
         assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), 6.1);
         assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"), 7.5);
         assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), 9.8);
@@ -454,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn v4_well_known_base_vectors_score_as_the_first_calculator() {
+    fn v4_well_known_base_vectors_score_as_the_reference_calculator() {
         let s = base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H").unwrap();
         assert_eq!(s.version, CvssVersion::V4_0);
         assert_eq!(s.score, 10.0);
