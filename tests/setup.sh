@@ -22,11 +22,12 @@ if [ "${#need[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Reference validators for the SBOMs Argus writes.
-if ! python3 -c "import cyclonedx.validation.json, jsonschema, spdx_tools" 2>/dev/null; then
-    echo "setup: installing cyclonedx-python-lib spdx-tools" >&2
-    python3 -m pip install -q "cyclonedx-python-lib[json-validation]" spdx-tools 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages "cyclonedx-python-lib[json-validation]" spdx-tools
+# Reference implementations the tests compare against: SBOM validators, CVSS calculator.
+python_refs=("cyclonedx-python-lib[json-validation]" spdx-tools cvss)
+if ! python3 -c "import cyclonedx.validation.json, jsonschema, spdx_tools, cvss" 2>/dev/null; then
+    echo "setup: installing ${python_refs[*]}" >&2
+    python3 -m pip install -q "${python_refs[@]}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${python_refs[@]}"
 fi
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

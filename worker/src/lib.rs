@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod fileset;
 pub mod limits;
+pub mod matching;
 pub mod purl;
 pub mod sbom;
 pub mod version;
