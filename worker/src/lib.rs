@@ -12,6 +12,7 @@ pub mod fileset;
 pub mod limits;
 pub mod matching;
 pub mod purl;
+pub mod report;
 pub mod sbom;
 pub mod version;
 pub mod vulndb;

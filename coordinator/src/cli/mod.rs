@@ -10,6 +10,8 @@ use crate::config::Config;
 mod db;
 mod progress;
 mod sbom;
+mod scan;
+mod target;
 
 #[derive(Debug, Parser)]
 #[command(name = "argus", version, about = "Self-hosted vulnerability management: inventory, scan and track findings")]
@@ -28,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Inventory the packages in a directory, image, archive or SBOM and write them out.
     Sbom(sbom::SbomArgs),
+    /// Inventory a target and match it against the vulnerability database.
+    Scan(scan::ScanArgs),
     /// Build and inspect the vulnerability database.
     Db(db::DbArgs),
 }
@@ -47,5 +51,6 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Sbom(args) => sbom::run(args, &config),
         Command::Db(args) => db::run(args, &config),
+        Command::Scan(args) => scan::run(args, &config),
     }
 }

@@ -3,49 +3,26 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use argus_proto::Inventory;
-use argus_worker::artifact::registry::RegistryOptions;
-use argus_worker::{sbom, scan_target, ScanOptions, TargetKind};
+use argus_worker::{sbom, scan_target};
 use clap::{Args, ValueEnum};
 
 use super::progress::Bar;
+use super::target::TargetArgs;
 use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// A directory, OCI layout, `docker save` tarball, zip/jar, SBOM file, or an image
-    /// reference (`registry/repo:tag`, `repo@sha256:...`).
-    pub target: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Output format; a table on a terminal, CycloneDX otherwise.
     #[arg(short, long, value_enum)]
     pub format: Option<Format>,
     /// Write to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// What the target is, when detection guesses wrong.
-    #[arg(long, value_enum)]
-    pub kind: Option<Kind>,
-    /// Platform to pick from a multi-platform image, as os/arch[/variant].
-    #[arg(long, env = "ARGUS_PLATFORM")]
-    pub platform: Option<String>,
-    /// Talk plain HTTP to the registry (for a registry on loopback without TLS).
-    #[arg(long)]
-    pub plain_http: bool,
-    /// Registry username.
-    #[arg(long, env = "ARGUS_REGISTRY_USERNAME")]
-    pub username: Option<String>,
-    /// Registry password or access token.
-    #[arg(long, env = "ARGUS_REGISTRY_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-    /// A Bearer token to send to the registry as is.
-    #[arg(long, env = "ARGUS_REGISTRY_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Registry request timeout in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -59,44 +36,10 @@ pub enum Format {
     Spdx,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Kind {
-    Dir,
-    OciLayout,
-    DockerArchive,
-    Zip,
-    Sbom,
-    Registry,
-}
-
-impl From<Kind> for TargetKind {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::Dir => TargetKind::Dir,
-            Kind::OciLayout => TargetKind::OciLayout,
-            Kind::DockerArchive => TargetKind::DockerArchive,
-            Kind::Zip => TargetKind::Zip,
-            Kind::Sbom => TargetKind::Sbom,
-            Kind::Registry => TargetKind::Registry,
-        }
-    }
-}
-
 pub fn run(args: SbomArgs, config: &Config) -> anyhow::Result<ExitCode> {
-    let opts = ScanOptions {
-        kind: args.kind.map(Into::into),
-        limits: config.limits.clone(),
-        platform: args.platform.clone(),
-        registry: RegistryOptions {
-            plain_http: args.plain_http,
-            username: args.username.clone(),
-            password: args.password.clone(),
-            bearer_token: args.token.clone(),
-            timeout: Some(Duration::from_secs(args.timeout)),
-        },
-    };
+    let opts = args.target.scan_options(config);
     let bar = Bar::new();
-    let result = scan_target(&args.target, &opts, &bar);
+    let result = scan_target(&args.target.target, &opts, &bar);
     bar.finish();
     let inventory = result?;
     for w in &inventory.warnings {
@@ -125,7 +68,7 @@ fn render(inv: &Inventory, format: Format) -> anyhow::Result<String> {
     })
 }
 
-fn table(inv: &Inventory) -> String {
+pub(super) fn table(inv: &Inventory) -> String {
     let mut rows: Vec<[String; 5]> = vec![[
         "ECOSYSTEM".into(),
         "NAME".into(),
