@@ -360,3 +360,6 @@ fn build_match(
         published: advs.iter().filter_map(|a| a.published.clone()).min(),
     }
 }
+
+#[cfg(test)]
+mod tests;
