@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 mod image;
+mod matching;
 
 #[derive(Debug, Parser)]
 #[command(name = "argus-loadtest", version, about = "Measure Argus")]
@@ -19,6 +20,21 @@ enum Command {
     /// Image inventory throughput (compressed MB/s) next to plain gzip decompression, and peak
     /// memory, on generated multi-layer images.
     Image(image::ImageArgs),
+    /// Vulnerability database import and open time, and matching throughput, on a generated
+    /// database of osv.dev's size.
+    Match(matching::MatchArgs),
+    /// One step of `match` in this process (used by `match`).
+    #[command(hide = true)]
+    MatchStep {
+        step: String,
+        dir: std::path::PathBuf,
+        #[arg(long)]
+        packages: usize,
+        #[arg(long)]
+        records: usize,
+        #[arg(long)]
+        hit_percent: usize,
+    },
     /// Inventory one image in this process and print seconds and peak RSS as JSON (used by
     /// `image` so each measurement has a process of its own).
     #[command(hide = true)]
@@ -29,5 +45,9 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Image(args) => image::run(args),
         Command::ScanOnce { layout } => image::scan_once(&layout),
+        Command::Match(args) => matching::run(args),
+        Command::MatchStep { step, dir, packages, records, hit_percent } => {
+            matching::step(&step, &dir, packages, records, hit_percent)
+        }
     }
 }
