@@ -103,9 +103,8 @@ fn parse_view(s: &str) -> Result<View<'_>, String> {
         None => (main, None),
     };
     let mut parts = [0u32; 4];
-    let mut count = 0usize;
-    for part in numbers.split('.') {
-        let slot = parts.get_mut(count).ok_or("more than four numeric parts")?;
+    for (i, part) in numbers.split('.').enumerate() {
+        let slot = parts.get_mut(i).ok_or("more than four numeric parts")?;
         if part.is_empty() || !part.bytes().all(|c| c.is_ascii_digit()) {
             return Err(format!("numeric part {part:?} is not a number"));
         }
@@ -113,7 +112,6 @@ fn parse_view(s: &str) -> Result<View<'_>, String> {
         *slot = part
             .parse::<i32>()
             .map_err(|_| format!("numeric part {part:?} is too large"))? as u32;
-        count += 1;
     }
     if let Some(release) = release {
         for label in release.split('.') {

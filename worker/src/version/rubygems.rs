@@ -59,7 +59,7 @@ impl Hash for Version {
         let mut seen_text = false;
         for seg in Segments::new(&self.text) {
             match seg {
-                Segment::Num(n) if n.is_empty() => pending_zeros += 1,
+                Segment::Num("") => pending_zeros += 1,
                 Segment::Num(n) => {
                     for _ in 0..pending_zeros {
                         0u8.hash(state);
