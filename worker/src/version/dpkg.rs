@@ -356,4 +356,56 @@ mod tests {
             assert_eq!(compare(a, b), Ok(dpkg), "{a} vs {b}");
         }
     }
+
+    /// Deterministic pseudo-random versions built from `pieces` (xorshift, fixed seed), so the
+    /// reference tool also judges combinations nobody thought of.
+    fn generated_pairs(
+        pieces: &[&str],
+        max_pieces: u64,
+        count: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut version = || loop {
+            let n = 1 + next() % max_pieces;
+            let s: String = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            if keep(&s) {
+                return s;
+            }
+        };
+        (0..count).map(|_| (version(), version())).collect()
+    }
+
+    /// Generated versions, valid and invalid, get the same verdict from `dpkg --compare-versions`
+    /// (exit status 2 for a version it rejects) and from this module.
+    #[test]
+    fn generated_versions_agree_with_dpkg_compare_versions() {
+        use std::process::{Command, Stdio};
+        let pieces = ["0", "1", "2", "00", "9", ".", "-", "~", "+", "a", "b", "Z", ":", "1"];
+        for (a, b) in generated_pairs(&pieces, 8, 300, |s| !s.starts_with('-')) {
+            let run = |op: &str| {
+                Command::new("dpkg")
+                    .args(["--compare-versions", &a, op, &b])
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("dpkg must be installed for this test")
+                    .code()
+            };
+            let dpkg = match run("lt") {
+                Some(0) => Ok(Ordering::Less),
+                Some(1) if run("gt") == Some(0) => Ok(Ordering::Greater),
+                Some(1) => Ok(Ordering::Equal),
+                _ => Err(()),
+            };
+            assert_eq!(compare(&a, &b).map_err(|_| ()), dpkg, "{a:?} vs {b:?}");
+        }
+    }
 }

@@ -584,4 +584,86 @@ mod tests {
             assert_eq!(compare(a, b), Ok(maven), "{a} vs {b}");
         }
     }
+
+    /// Deterministic pseudo-random versions built from `pieces` (xorshift, fixed seed), so the
+    /// reference tool also judges combinations nobody thought of.
+    fn generated_pairs(
+        pieces: &[&str],
+        max_pieces: u64,
+        count: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut version = || loop {
+            let n = 1 + next() % max_pieces;
+            let s: String = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            if keep(&s) {
+                return s;
+            }
+        };
+        (0..count).map(|_| (version(), version())).collect()
+    }
+
+    /// Generated versions get the same ordering from `ComparableVersion` and from this module.
+    #[test]
+    fn generated_versions_agree_with_maven_comparable_version() {
+        use std::process::Command;
+        let jar = "/usr/share/maven/lib/maven-artifact-3.x.jar";
+        let pieces = [
+            "0",
+            "1",
+            "2",
+            "00",
+            "9",
+            ".",
+            "-",
+            "a",
+            "b",
+            "m",
+            "rc",
+            "cr",
+            "ga",
+            "final",
+            "sp",
+            "snapshot",
+            "x",
+            "A",
+            "1",
+            ".",
+            "-",
+            "0000000000",
+        ];
+        let pairs = generated_pairs(&pieces, 7, 2000, |_| true);
+        let mut cmd = Command::new("java");
+        cmd.args(["-cp", jar, "org.apache.maven.artifact.versioning.ComparableVersion"]);
+        for (a, b) in &pairs {
+            cmd.args([a, b]);
+        }
+        let out = cmd.output().expect("java must be installed for this test");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let results: Vec<&str> = stdout.lines().filter(|l| l.starts_with("   ")).collect();
+        assert_eq!(results.len(), pairs.len() * 2 - 1);
+        for (k, (a, b)) in pairs.iter().enumerate() {
+            let line = results[2 * k];
+            let maven = if line == format!("   {a} < {b}") {
+                Less
+            } else if line == format!("   {a} > {b}") {
+                Greater
+            } else if line == format!("   {a} == {b}") {
+                Equal
+            } else {
+                panic!("unexpected ComparableVersion output {line:?} for {a} vs {b}");
+            };
+            assert_eq!(compare(a, b), Ok(maven), "{a:?} vs {b:?}");
+        }
+    }
 }

@@ -355,4 +355,73 @@ mod tests {
             assert_eq!(compare(a, b), Ok(rpm), "{a} vs {b}");
         }
     }
+
+    /// Deterministic pseudo-random versions built from `pieces` (xorshift, fixed seed), so the
+    /// reference tool also judges combinations nobody thought of.
+    fn generated_pairs(
+        pieces: &[&str],
+        max_pieces: u64,
+        count: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut version = || loop {
+            let n = 1 + next() % max_pieces;
+            let s: String = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            if keep(&s) {
+                return s;
+            }
+        };
+        (0..count).map(|_| (version(), version())).collect()
+    }
+
+    /// Generated versions get the same ordering from rpm's `labelCompare` and from this module
+    /// (versions this module rejects as having an empty version part are left out).
+    #[test]
+    fn generated_versions_agree_with_rpm_label_compare() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let pieces = [
+            "0", "1", "2", "00", "9", ".", "-", "~", "^", "_", "a", "b", "Z", ":", "1",
+        ];
+        let pairs = generated_pairs(&pieces, 8, 3000, |s| parse(s).is_ok());
+        let script = "import sys, rpm\n\
+            for line in sys.stdin.read().split('\\n')[:-1]:\n\
+            \x20   a, b = line.split('\\t')\n\
+            \x20   va, vb = rpm.ver(a), rpm.ver(b)\n\
+            \x20   print(rpm.labelCompare((va.e, va.v, va.r), (vb.e, vb.v, vb.r)))\n";
+        let mut child = Command::new("/usr/bin/python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("/usr/bin/python3 must be installed for this test");
+        let input: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "python3-rpm must be installed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+        assert_eq!(lines.len(), pairs.len());
+        for ((a, b), line) in pairs.iter().zip(lines) {
+            let rpm = match line {
+                "-1" => Less,
+                "0" => Equal,
+                "1" => Greater,
+                other => panic!("unexpected labelCompare output {other:?}"),
+            };
+            assert_eq!(compare(a, b), Ok(rpm), "{a:?} vs {b:?}");
+        }
+    }
 }
