@@ -548,11 +548,10 @@ mod tests {
         }
     }
 
-    /// Runs every table pair through maven-artifact's own `ComparableVersion` main class in one
-    /// JVM: it compares each argument with the next, so pairs are passed as `a1 b1 a2 b2 ...`
-    /// and every second comparison line is one of ours.
-    #[test]
-    fn ordering_table_agrees_with_maven_comparable_version() {
+    /// maven-artifact's own `ComparableVersion` main class on each pair, in one JVM: it compares
+    /// each argument with the next, so pairs go in as `a1 b1 a2 b2 ...` and every second
+    /// comparison line is one of ours.
+    fn comparable_version(pairs: &[(&str, &str)]) -> Vec<Ordering> {
         use std::process::Command;
         let jar = "/usr/share/maven/lib/maven-artifact-3.x.jar";
         assert!(
@@ -561,27 +560,36 @@ mod tests {
         );
         let mut cmd = Command::new("java");
         cmd.args(["-cp", jar, "org.apache.maven.artifact.versioning.ComparableVersion"]);
-        for &(a, _, b) in TABLE {
+        for (a, b) in pairs {
             cmd.args([a, b]);
         }
         let out = cmd.output().expect("java must be installed for this test");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8(out.stdout).unwrap();
-        let results: Vec<&str> = stdout.lines().filter(|l| l.starts_with("   ")).collect();
-        assert_eq!(results.len(), TABLE.len() * 2 - 1, "{stdout}");
-        for (k, &(a, want, b)) in TABLE.iter().enumerate() {
-            let line = results[2 * k];
-            let maven = if line == format!("   {a} < {b}") {
-                Less
-            } else if line == format!("   {a} > {b}") {
-                Greater
-            } else if line == format!("   {a} == {b}") {
-                Equal
-            } else {
-                panic!("unexpected ComparableVersion output {line:?} for {a} vs {b}");
-            };
+        let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("   ")).collect();
+        assert_eq!(lines.len(), pairs.len() * 2 - 1, "{stdout}");
+        pairs
+            .iter()
+            .zip(lines.iter().step_by(2))
+            .map(|((a, b), line)| {
+                if *line == format!("   {a} < {b}") {
+                    Less
+                } else if *line == format!("   {a} > {b}") {
+                    Greater
+                } else if *line == format!("   {a} == {b}") {
+                    Equal
+                } else {
+                    panic!("unexpected ComparableVersion output {line:?} for {a} vs {b}")
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ordering_table_agrees_with_maven_comparable_version() {
+        let pairs: Vec<(&str, &str)> = TABLE.iter().map(|&(a, _, b)| (a, b)).collect();
+        for (&(a, want, b), maven) in TABLE.iter().zip(comparable_version(&pairs)) {
             assert_eq!(maven, want, "maven disagrees with the table on {a} vs {b}");
-            assert_eq!(compare(a, b), Ok(maven), "{a} vs {b}");
         }
     }
 
@@ -615,8 +623,6 @@ mod tests {
     /// Generated versions get the same ordering from `ComparableVersion` and from this module.
     #[test]
     fn generated_versions_agree_with_maven_comparable_version() {
-        use std::process::Command;
-        let jar = "/usr/share/maven/lib/maven-artifact-3.x.jar";
         let pieces = [
             "0",
             "1",
@@ -642,27 +648,8 @@ mod tests {
             "0000000000",
         ];
         let pairs = generated_pairs(&pieces, 7, 2000, |_| true);
-        let mut cmd = Command::new("java");
-        cmd.args(["-cp", jar, "org.apache.maven.artifact.versioning.ComparableVersion"]);
-        for (a, b) in &pairs {
-            cmd.args([a, b]);
-        }
-        let out = cmd.output().expect("java must be installed for this test");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let results: Vec<&str> = stdout.lines().filter(|l| l.starts_with("   ")).collect();
-        assert_eq!(results.len(), pairs.len() * 2 - 1);
-        for (k, (a, b)) in pairs.iter().enumerate() {
-            let line = results[2 * k];
-            let maven = if line == format!("   {a} < {b}") {
-                Less
-            } else if line == format!("   {a} > {b}") {
-                Greater
-            } else if line == format!("   {a} == {b}") {
-                Equal
-            } else {
-                panic!("unexpected ComparableVersion output {line:?} for {a} vs {b}");
-            };
+        let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        for ((a, b), maven) in borrowed.iter().zip(comparable_version(&borrowed)) {
             assert_eq!(compare(a, b), Ok(maven), "{a:?} vs {b:?}");
         }
     }
