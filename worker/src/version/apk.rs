@@ -66,6 +66,18 @@ struct Token<'a> {
     suffix: u8,
 }
 
+impl Token<'_> {
+    /// A token without text (end of input, invalid input).
+    fn bare(kind: Kind) -> Self {
+        Token {
+            kind,
+            value: b"",
+            suffix: 0,
+        }
+    }
+}
+
+/// Reads the tokens of one version from the front.
 struct Tokens<'a> {
     rest: &'a [u8],
     last: Kind,
@@ -99,11 +111,7 @@ impl<'a> Tokens<'a> {
     }
 
     fn invalid() -> Token<'a> {
-        Token {
-            kind: Kind::Invalid,
-            value: b"",
-            suffix: 0,
-        }
+        Token::bare(Kind::Invalid)
     }
 
     /// The next token; after `End` or `Invalid` it keeps returning that.
@@ -121,18 +129,10 @@ impl<'a> Tokens<'a> {
     fn scan(&mut self) -> Token<'a> {
         let prev = self.last;
         if matches!(prev, Kind::End | Kind::Invalid) {
-            return Token {
-                kind: prev,
-                value: b"",
-                suffix: 0,
-            };
+            return Token::bare(prev);
         }
         let Some(&c) = self.rest.first() else {
-            return Token {
-                kind: Kind::End,
-                value: b"",
-                suffix: 0,
-            };
+            return Token::bare(Kind::End);
         };
         match c {
             b'a'..=b'z' if prev <= Kind::Digit => {

@@ -66,8 +66,8 @@ pub fn parse(s: &str) -> Result<Version<'_>, VersionError> {
 /// The epoch as C `strtol` reads it (optional sign, leading zeros allowed), limited to `INT_MAX`.
 fn parse_epoch(e: &str) -> Result<u32, &'static str> {
     let (negative, digits) = match e.as_bytes().first() {
-        Some(b'-') => (true, &e[1..]),
-        Some(b'+') => (false, &e[1..]),
+        Some(b'-') => (true, e.get(1..).unwrap_or_default()),
+        Some(b'+') => (false, e.get(1..).unwrap_or_default()),
         _ => (false, e),
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -176,7 +176,7 @@ fn digit_run(s: &[u8], start: usize) -> (&[u8], usize) {
 }
 
 /// Numeric comparison of two digit strings without leading zeros, of any length.
-pub(crate) fn compare_digits(a: &[u8], b: &[u8]) -> Ordering {
+fn compare_digits(a: &[u8], b: &[u8]) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
