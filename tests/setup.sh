@@ -16,6 +16,14 @@ command -v go >/dev/null || need+=(golang-go)
 command -v openssl >/dev/null || need+=(openssl)
 command -v dpkg >/dev/null || need+=(dpkg)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
+# Reference implementations of version ordering the tests compare against.
+/usr/bin/python3 -c "import rpm" 2>/dev/null || need+=(python3-rpm)
+command -v ruby >/dev/null || need+=(ruby)
+command -v php >/dev/null || need+=(php-cli)
+[ -e /usr/share/php/Composer/Semver/autoload.php ] || need+=(php-composer-semver)
+command -v mvn >/dev/null || need+=(maven)
+command -v java >/dev/null || need+=(default-jre-headless)
+command -v npm >/dev/null || need+=(npm)
 if [ "${#need[@]}" -gt 0 ]; then
     echo "setup: installing ${need[*]}" >&2
     sudo_if_needed apt-get update -qq
@@ -23,11 +31,13 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # Reference implementations the tests compare against: SBOM validators, CVSS calculator.
-python_refs=("cyclonedx-python-lib[json-validation]" spdx-tools cvss)
-if ! python3 -c "import cyclonedx.validation.json, jsonschema, spdx_tools, cvss" 2>/dev/null; then
+python_refs=("cyclonedx-python-lib[json-validation]" spdx-tools cvss packaging)
+if ! python3 -c "import cyclonedx.validation.json, jsonschema, spdx_tools, cvss, packaging" 2>/dev/null; then
     echo "setup: installing ${python_refs[*]}" >&2
     python3 -m pip install -q "${python_refs[@]}" 2>/dev/null \
         || python3 -m pip install -q --break-system-packages "${python_refs[@]}"
 fi
+
+[ -d "$(npm root -g 2>/dev/null)/semver" ] || npm install -g --silent semver
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
