@@ -30,8 +30,8 @@ fn demo_rootfs_inventory_in_every_format() {
     let json: serde_json::Value =
         serde_json::from_str(&run_ok(Command::new(argus_bin()).args(["sbom", &demo(), "--format", "json"]))).unwrap();
     let pkgs = json["packages"].as_array().unwrap();
-    // 12 dpkg packages, 5 pinned requirements, 4 npm packages.
-    assert_eq!(pkgs.len(), 21, "{json:#}");
+    // 12 dpkg packages, 5 pinned requirements, 4 npm packages, 1 jar.
+    assert_eq!(pkgs.len(), 22, "{json:#}");
 
     // Not a terminal: CycloneDX by default.
     let cdx: serde_json::Value = serde_json::from_str(&run_ok(Command::new(argus_bin()).args(["sbom", &demo()]))).unwrap();

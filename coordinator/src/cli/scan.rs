@@ -71,26 +71,33 @@ struct IgnoreEntry {
     #[serde(default)]
     package: Option<String>,
     reason: String,
-    /// The acceptance ends after this day.
+    /// The acceptance ends after this day (a TOML date or a `YYYY-MM-DD` string).
     #[serde(default)]
-    expires: Option<chrono::NaiveDate>,
+    expires: Option<toml::Value>,
 }
 
 fn load_ignores(path: &Path) -> anyhow::Result<Vec<IgnoreEntry>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let file: IgnoreFile = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let today = chrono::Utc::now().date_naive();
-    Ok(file
-        .ignore
-        .into_iter()
-        .filter(|e| match e.expires {
-            Some(d) if d < today => {
-                eprintln!("warning: ignore entry for {} expired on {d}; the finding is reported again", e.id);
-                false
+    let mut kept = Vec::new();
+    for e in file.ignore {
+        if let Some(value) = &e.expires {
+            let text = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Datetime(d) => d.to_string(),
+                other => bail!("{}: expires for {} must be a date, not {other}", path.display(), e.id),
+            };
+            let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .with_context(|| format!("{}: expires for {} must be YYYY-MM-DD", path.display(), e.id))?;
+            if date < today {
+                eprintln!("warning: ignore entry for {} expired on {date}; the finding is reported again", e.id);
+                continue;
             }
-            _ => true,
-        })
-        .collect())
+        }
+        kept.push(e);
+    }
+    Ok(kept)
 }
 
 fn ignored(m: &Match, entries: &[IgnoreEntry]) -> Option<String> {
@@ -106,7 +113,7 @@ fn ignored(m: &Match, entries: &[IgnoreEntry]) -> Option<String> {
 pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let db_path = args.db.clone().unwrap_or_else(|| config.vulndb.path.clone());
     let db = VulnDb::open(&db_path)
-        .with_context(|| format!("opening the vulnerability database (build one with `argus db import`)"))?;
+        .context("opening the vulnerability database (build one with `argus db import`)")?;
     for s in args.severity.iter().chain(args.fail_on.iter()) {
         if severity_rank(s) >= SEVERITIES.len() {
             bail!("unknown severity {s:?}; use one of {}", SEVERITIES.join(", "));
@@ -141,7 +148,13 @@ pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
         }
         kept.push(m);
     }
-    kept.sort_by_key(|m| severity_rank(&m.severity));
+    kept.sort_by(|a, b| {
+        severity_rank(&a.severity)
+            .cmp(&severity_rank(&b.severity))
+            .then(b.score.unwrap_or(0.0).total_cmp(&a.score.unwrap_or(0.0)))
+            .then(a.vulnerability_id.cmp(&b.vulnerability_id))
+            .then(a.package.name.cmp(&b.package.name))
+    });
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal { ScanFormat::Table } else { ScanFormat::Json });
     let rendered = match format {
