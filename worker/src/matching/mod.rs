@@ -183,14 +183,22 @@ fn lowest_fix(scheme: Scheme, affected: &AffectedPackage, v: &str) -> Result<Opt
 
 /// The advisory's score: a CVSS v3.x vector first (what most sources and Inspector use), else
 /// v4.0, from the package-level severity before the record-level one.
-fn score_of(advisories: &[&Advisory], affected: &[&AffectedPackage]) -> (String, SeveritySource, Option<f64>, Option<String>) {
+/// Scores by vector string: a fleet hits the same advisories over and over.
+type ScoreCache = std::collections::HashMap<String, Option<cvss::CvssScore>>;
+
+fn score_of(
+    advisories: &[&Advisory],
+    affected: &[&AffectedPackage],
+    cache: &mut ScoreCache,
+) -> (String, SeveritySource, Option<f64>, Option<String>) {
     let vectors = affected.iter().flat_map(|a| a.severity.iter()).chain(advisories.iter().flat_map(|a| a.severity.iter()));
     let mut best: Option<cvss::CvssScore> = None;
     for sev in vectors {
         if !matches!(sev.kind.as_str(), "CVSS_V3" | "CVSS_V4") {
             continue;
         }
-        if let Ok(s) = cvss::base_score(&sev.score) {
+        let scored = cache.entry(sev.score.clone()).or_insert_with(|| cvss::base_score(&sev.score).ok()).clone();
+        if let Some(s) = scored {
             let prefer = match &best {
                 None => true,
                 Some(b) => b.vector.starts_with("CVSS:4") && s.vector.starts_with("CVSS:3"),
@@ -223,21 +231,39 @@ fn score_of(advisories: &[&Advisory], affected: &[&AffectedPackage]) -> (String,
 /// Matches every package of `inv` against `db`.
 pub fn match_inventory(db: &VulnDb, inv: &Inventory) -> Result<MatchReport, VulnDbError> {
     let mut report = MatchReport::default();
+    // Fleets repeat packages: each advisory is parsed once per inventory, not once per hit.
+    let mut parsed: std::collections::HashMap<u32, std::rc::Rc<Advisory>> = std::collections::HashMap::new();
+    let mut key = String::with_capacity(128);
+    let mut scores = ScoreCache::new();
     for pkg in &inv.packages {
         let Some(scheme) = Scheme::for_ecosystem(pkg.ecosystem.as_str()) else {
             report.unsupported += 1;
             continue;
         };
         let (name, version) = lookup_name_and_version(pkg);
-        if !db.has(pkg.ecosystem.as_str(), name) {
+        crate::vulndb::index_key_into(&mut key, pkg.ecosystem.as_str(), name);
+        let numbers = db.records_for_key(&key);
+        if numbers.is_empty() {
             continue;
         }
-        let advisories = db.lookup(pkg.ecosystem.as_str(), name)?;
+        let mut advisories: Vec<std::rc::Rc<Advisory>> = Vec::with_capacity(numbers.len());
+        for n in numbers {
+            let adv = match parsed.get(&n) {
+                Some(a) => a.clone(),
+                None => {
+                    let a = std::rc::Rc::new(db.record(n)?);
+                    parsed.insert(n, a.clone());
+                    a
+                }
+            };
+            advisories.push(adv);
+        }
         // (advisory index, affected entry, fix) for every advisory that affects the package.
         let mut hits: Vec<(usize, &AffectedPackage, Option<String>)> = Vec::new();
         for (i, adv) in advisories.iter().enumerate() {
-            let key = crate::vulndb::index_key(pkg.ecosystem.as_str(), name);
-            for aff in adv.affected.iter().filter(|a| crate::vulndb::index_key(&a.ecosystem, &a.name) == key) {
+            // The index found this advisory by the key, so a single affected entry is this one.
+            let single = adv.affected.len() == 1;
+            for aff in adv.affected.iter().filter(|a| single || crate::vulndb::index_key(&a.ecosystem, &a.name) == key) {
                 match affects(scheme, aff, version) {
                     Ok((true, fix)) => hits.push((i, aff, fix)),
                     Ok((false, _)) => {}
@@ -246,7 +272,7 @@ pub fn match_inventory(db: &VulnDb, inv: &Inventory) -> Result<MatchReport, Vuln
             }
         }
         for group in group_by_alias(&advisories, &hits) {
-            report.matches.push(build_match(db, pkg, scheme, &advisories, &hits, &group));
+            report.matches.push(build_match(db, pkg, scheme, &advisories, &hits, &group, &mut scores));
         }
     }
     report.matches.sort_by(|a, b| {
@@ -257,7 +283,7 @@ pub fn match_inventory(db: &VulnDb, inv: &Inventory) -> Result<MatchReport, Vuln
 }
 
 /// Groups hits whose advisories share an id or alias (CVE ↔ GHSA ↔ distribution ids).
-fn group_by_alias(advisories: &[Advisory], hits: &[(usize, &AffectedPackage, Option<String>)]) -> Vec<Vec<usize>> {
+fn group_by_alias(advisories: &[std::rc::Rc<Advisory>], hits: &[(usize, &AffectedPackage, Option<String>)]) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..hits.len()).collect();
     fn find(p: &mut [usize], x: usize) -> usize {
         let mut r = x;
@@ -294,9 +320,10 @@ fn build_match(
     db: &VulnDb,
     pkg: &Package,
     scheme: Scheme,
-    advisories: &[Advisory],
+    advisories: &[std::rc::Rc<Advisory>],
     hits: &[(usize, &AffectedPackage, Option<String>)],
     group: &[usize],
+    scores: &mut ScoreCache,
 ) -> Match {
     let mut ids: Vec<String> = Vec::new();
     for &h in group {
@@ -308,7 +335,7 @@ fn build_match(
     ids.dedup();
     let preferred = ids.iter().find(|i| i.starts_with("CVE-")).cloned().unwrap_or_else(|| ids[0].clone());
     let aliases: Vec<String> = ids.iter().filter(|i| **i != preferred).cloned().collect();
-    let advs: Vec<&Advisory> = group.iter().map(|&h| &advisories[hits[h].0]).collect();
+    let advs: Vec<&Advisory> = group.iter().map(|&h| advisories[hits[h].0].as_ref()).collect();
     let affs: Vec<&AffectedPackage> = group.iter().map(|&h| hits[h].1).collect();
     // Among the advisories' fixes, the lowest above the installed version.
     let mut fixed: Option<String> = None;
@@ -323,7 +350,7 @@ fn build_match(
             }
         }
     }
-    let (severity, severity_source, score, vector) = score_of(&advs, &affs);
+    let (severity, severity_source, score, vector) = score_of(&advs, &affs, scores);
     let summary = advs.iter().find_map(|a| a.summary.clone()).filter(|s| !s.is_empty());
     let title = match &summary {
         Some(s) => format!("{preferred} - {s}"),

@@ -34,8 +34,13 @@ pub fn index_ecosystem(ecosystem: &str) -> &str {
 /// Package names as the index keys them: PyPI names compare after PEP 503 normalization, every
 /// other ecosystem's names compare as written.
 pub fn index_name(ecosystem: &str, name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    push_index_name(&mut out, ecosystem, name);
+    out
+}
+
+fn push_index_name(out: &mut String, ecosystem: &str, name: &str) {
     if ecosystem == "PyPI" {
-        let mut out = String::with_capacity(name.len());
         let mut sep = false;
         for c in name.chars() {
             if matches!(c, '-' | '_' | '.') {
@@ -48,16 +53,25 @@ pub fn index_name(ecosystem: &str, name: &str) -> String {
                 out.push(c.to_ascii_lowercase());
             }
         }
-        out
     } else {
-        name.to_string()
+        out.push_str(name);
     }
 }
 
 /// The lookup key of an (ecosystem, package) pair.
 pub fn index_key(ecosystem: &str, name: &str) -> String {
+    let mut key = String::new();
+    index_key_into(&mut key, ecosystem, name);
+    key
+}
+
+/// [`index_key`] into a reused buffer: the matcher builds one key per package.
+pub fn index_key_into(key: &mut String, ecosystem: &str, name: &str) {
+    key.clear();
     let eco = index_ecosystem(ecosystem);
-    format!("{eco}\0{}", index_name(eco, name))
+    key.push_str(eco);
+    key.push('\0');
+    push_index_name(key, eco, name);
 }
 
 #[cfg(test)]

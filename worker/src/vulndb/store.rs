@@ -386,23 +386,27 @@ impl VulnDb {
 
     /// Advisories that name `(ecosystem, name)`.
     pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<Advisory>, VulnDbError> {
-        let postings = self.postings(&index_key(ecosystem, name));
+        self.postings(&index_key(ecosystem, name)).into_iter().map(|n| self.record(n)).collect()
+    }
+
+    /// Record numbers for a key made by [`index_key`]; empty when no advisory names it.
+    pub fn records_for_key(&self, key: &str) -> Vec<u32> {
+        self.postings(key)
+    }
+
+    /// Parses record `n`.
+    pub fn record(&self, n: u32) -> Result<Advisory, VulnDbError> {
         let table = self.section(1);
         let records = &self.map[..];
-        postings
-            .into_iter()
-            .map(|n| {
-                let at = n as usize * 16;
-                let off = Self::u64_at(table, at) as usize;
-                let len = Self::u32_at(table, at + 8) as usize;
-                let bytes = records.get(off..off.saturating_add(len)).ok_or_else(|| VulnDbError::Corrupt {
-                    path: self.path.clone(),
-                    message: format!("record {n} out of bounds"),
-                })?;
-                serde_json::from_slice(bytes)
-                    .map_err(|e| VulnDbError::Corrupt { path: self.path.clone(), message: format!("record {n}: {e}") })
-            })
-            .collect()
+        let at = n as usize * 16;
+        let off = Self::u64_at(table, at) as usize;
+        let len = Self::u32_at(table, at + 8) as usize;
+        let bytes = records.get(off..off.saturating_add(len)).ok_or_else(|| VulnDbError::Corrupt {
+            path: self.path.clone(),
+            message: format!("record {n} out of bounds"),
+        })?;
+        serde_json::from_slice(bytes)
+            .map_err(|e| VulnDbError::Corrupt { path: self.path.clone(), message: format!("record {n}: {e}") })
     }
 
     /// Whether any advisory names this key; cheap, no record is parsed.
