@@ -22,6 +22,8 @@ pub struct VulnDbConfig {
     /// The database file `argus db import` writes and scans read
     /// (default `$XDG_DATA_HOME/argus/vulndb.vdb`, else `~/.local/share/argus/vulndb.vdb`).
     pub path: PathBuf,
+    /// Where `argus db update` downloads from (URLs can name a mirror) and which ecosystems.
+    pub sources: argus_worker::vulndb::update::Sources,
 }
 
 impl Default for VulnDbConfig {
@@ -30,7 +32,7 @@ impl Default for VulnDbConfig {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
             .unwrap_or_else(|| PathBuf::from("."));
-        Self { path: base.join("argus/vulndb.vdb") }
+        Self { path: base.join("argus/vulndb.vdb"), sources: Default::default() }
     }
 }
 

@@ -30,6 +30,16 @@ pub enum DbCommand {
         #[arg(long)]
         verbose_skips: bool,
     },
+    /// Download the OSV archives, EPSS scores and KEV catalog (conditional requests: unchanged
+    /// files are not downloaded again), check them, and rebuild the database.
+    Update {
+        /// OSV ecosystems to fetch (`PyPI`, `Debian`, ...); the configured list by default.
+        #[arg(long = "ecosystem")]
+        ecosystems: Vec<String>,
+        /// Fetch the ecosystems found in this target's inventory instead.
+        #[arg(long = "for")]
+        for_target: Option<String>,
+    },
     /// Print the database version, record counts per ecosystem and freshness.
     Info {
         /// As JSON.
@@ -55,6 +65,33 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
             for (reason, n) in &m.skipped {
                 println!("skipped {n} ({reason})");
             }
+        }
+        DbCommand::Update { mut ecosystems, for_target } => {
+            if let Some(target) = for_target {
+                let opts = argus_worker::ScanOptions { limits: config.limits.clone(), ..Default::default() };
+                let inv = argus_worker::scan_target(&target, &opts, &argus_worker::artifact::NoProgress)?;
+                ecosystems.extend(inv.packages.iter().map(|p| argus_worker::vulndb::update::osv_folder(p.ecosystem.as_str())));
+                ecosystems.sort();
+                ecosystems.dedup();
+                if ecosystems.is_empty() {
+                    anyhow::bail!("{target} has no packages; nothing to update");
+                }
+            }
+            let bar = super::progress::Bar::new();
+            let result = argus_worker::vulndb::update::update(&config.vulndb.sources, &ecosystems, &path, &bar);
+            bar.finish();
+            let report = result?;
+            for (url, fetched) in &report.fetched {
+                match fetched {
+                    argus_worker::vulndb::update::Fetched::Downloaded { bytes } => println!("downloaded {url} ({bytes} bytes)"),
+                    argus_worker::vulndb::update::Fetched::NotModified => println!("not modified {url}"),
+                }
+            }
+            for w in report.import.warnings.iter().take(20) {
+                eprintln!("warning: {}: {}", w.source, w.message);
+            }
+            let m = &report.import.meta;
+            println!("{}: version {}, {} records, {} EPSS scores, {} KEV entries", path.display(), m.version, m.records, m.epss_entries, m.kev.len());
         }
         DbCommand::Info { json } => {
             let db = VulnDb::open(&path)?;

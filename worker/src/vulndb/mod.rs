@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 pub mod import;
 pub mod osv;
 pub mod store;
+pub mod update;
 
 pub use store::{Builder, DbMeta, Epss, KevEntry, VulnDb};
 
