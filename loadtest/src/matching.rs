@@ -45,15 +45,14 @@ fn name(eco: usize, i: usize) -> String {
 
 /// Writes `n` OSV records as JSON files: each names one package with two ranges.
 fn write_records(dir: &Path, n: usize) -> anyhow::Result<()> {
-    for (e, (eco, _)) in ECOSYSTEMS.iter().enumerate() {
+    for e in 0..ECOSYSTEMS.len() {
         std::fs::create_dir_all(dir.join(e.to_string()))?;
-        let _ = eco;
     }
     for i in 0..n {
         let e = i % ECOSYSTEMS.len();
         let (eco, _) = ECOSYSTEMS[e];
         let (intro, fix, intro2, fix2) = if eco == "Debian:12" {
-            ("0", format!("1.{}.0-1", i % 50), format!("2.0.0-1"), format!("2.{}.1-1", i % 7))
+            ("0", format!("1.{}.0-1", i % 50), "2.0.0-1".to_string(), format!("2.{}.1-1", i % 7))
         } else {
             ("0", format!("1.{}.0", i % 50), "2.0.0".to_string(), format!("2.{}.1", i % 7))
         };

@@ -14,6 +14,10 @@ pub struct OsvRecord {
     pub withdrawn: Option<String>,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Ids of the upstream vulnerability (schema 1.6; Debian's `DEBIAN-CVE-*` records name
+    /// their CVE here rather than in `aliases`).
+    #[serde(default)]
+    pub upstream: Vec<String>,
     #[serde(default)]
     pub summary: Option<String>,
     #[serde(default)]
@@ -221,9 +225,16 @@ impl OsvRecord {
             .and_then(|d| d.get("severity"))
             .and_then(|s| s.as_str())
             .map(|s| s.to_ascii_uppercase());
+        // For grouping, an upstream id names the same vulnerability as an alias does.
+        let mut aliases = self.aliases;
+        for u in self.upstream {
+            if !aliases.contains(&u) && u != self.id {
+                aliases.push(u);
+            }
+        }
         Ok(Advisory {
             id: self.id,
-            aliases: self.aliases,
+            aliases,
             modified: self.modified,
             published: self.published,
             summary: self.summary,

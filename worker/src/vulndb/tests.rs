@@ -48,6 +48,10 @@ fn import_reads_directories_files_and_osv_zips_and_lookups_find_records() {
     write(&src, "PyPI/PYSEC-2021-1.json", &record("PYSEC-2021-1", "PyPI", "Django", "3.2.1"));
     write(&src, "Debian/DSA-1.json", &record("DSA-1", "Debian:12", "openssl", "3.0.11-1~deb12u3"));
     write(&src, "Ubuntu/USN-1.json", &record("USN-1", "Ubuntu:22.04:LTS", "openssl", "3.0.2-0ubuntu1.15"));
+    let mut upstream = record("DEBIAN-CVE-2023-5678", "Debian:11", "openssl", "3.0.13-1~deb12u1");
+    upstream["aliases"] = json!([]);
+    upstream["upstream"] = json!(["CVE-2023-5678"]);
+    write(&src, "Debian/DEBIAN-CVE-2023-5678.json", &upstream);
     let zip = zip_of(&[
         ("GHSA-aaaa-bbbb-cccc.json", record("GHSA-aaaa-bbbb-cccc", "npm", "lodash", "4.17.21")),
         ("GHSA-dddd-eeee-ffff.json", record("GHSA-dddd-eeee-ffff", "npm", "minimist", "1.2.6")),
@@ -55,10 +59,10 @@ fn import_reads_directories_files_and_osv_zips_and_lookups_find_records() {
     std::fs::write(tmp.path().join("all.zip"), zip).unwrap();
     let db_path = tmp.path().join("db/argus.vdb");
     let report = import(&[src.as_path(), tmp.path().join("all.zip").as_path()], &db_path).unwrap();
-    assert_eq!(report.meta.records, 5);
+    assert_eq!(report.meta.records, 6);
     assert_eq!(report.meta.per_ecosystem.get("npm"), Some(&2));
-    assert_eq!(report.meta.per_ecosystem.get("Debian"), Some(&1));
-    assert_eq!(report.meta.git_ranges_ignored, 5);
+    assert_eq!(report.meta.per_ecosystem.get("Debian"), Some(&2));
+    assert_eq!(report.meta.git_ranges_ignored, 6);
     assert_eq!(report.meta.newest_modified.as_deref(), Some("2024-01-02T00:00:00Z"));
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 
@@ -74,7 +78,10 @@ fn import_reads_directories_files_and_osv_zips_and_lookups_find_records() {
     assert_eq!(adv.affected[0].ranges[0].events, vec![Event::Introduced("0".into()), Event::Fixed("3.2.1".into())]);
     assert_eq!(db.lookup("Ubuntu:22.04", "openssl").unwrap()[0].id, "USN-1", "the :LTS suffix is not part of the key");
     assert_eq!(db.lookup("Debian:12", "openssl").unwrap()[0].id, "DSA-1");
-    assert!(db.lookup("Debian:11", "openssl").unwrap().is_empty(), "releases do not mix");
+    let on_11 = db.lookup("Debian:11", "openssl").unwrap();
+    assert_eq!(on_11.len(), 1, "releases do not mix");
+    assert_eq!(on_11[0].aliases, vec!["CVE-2023-5678".to_string()], "upstream ids group like aliases");
+    assert!(db.lookup("Debian:10", "openssl").unwrap().is_empty());
     assert!(db.lookup("npm", "left-pad").unwrap().is_empty());
     assert!(db.has("npm", "minimist") && !db.has("npm", "Minimist"));
 }
