@@ -593,32 +593,7 @@ mod tests {
         }
     }
 
-    /// Deterministic pseudo-random versions built from `pieces` (xorshift, fixed seed), so the
-    /// reference tool also judges combinations nobody thought of.
-    fn generated_pairs(
-        pieces: &[&str],
-        max_pieces: u64,
-        count: usize,
-        keep: impl Fn(&str) -> bool,
-    ) -> Vec<(String, String)> {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut version = || loop {
-            let n = 1 + next() % max_pieces;
-            let s: String = (0..n)
-                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
-                .collect();
-            if keep(&s) {
-                return s;
-            }
-        };
-        (0..count).map(|_| (version(), version())).collect()
-    }
+    use crate::version::testutil::generated_pairs;
 
     /// Generated versions get the same ordering from `ComparableVersion` and from this module.
     #[test]
