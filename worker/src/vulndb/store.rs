@@ -374,10 +374,14 @@ impl VulnDb {
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => {
                     let table = self.section(3);
+                    let posts = self.section(4);
                     let count = Self::u32_at(table, mid * 24 + 12) as usize;
                     let off = Self::u64_at(table, mid * 24 + 16) as usize;
-                    let posts = self.section(4);
-                    return (0..count).map(|j| Self::u32_at(posts, (off + j) * 4)).collect();
+                    // A corrupt table must not make us allocate or index past the postings.
+                    let Some(end) = off.checked_add(count).filter(|&e| e <= posts.len() / 4) else {
+                        return Vec::new();
+                    };
+                    return (off..end).map(|j| Self::u32_at(posts, j * 4)).collect();
                 }
             }
         }

@@ -181,3 +181,21 @@ fn same_content_gives_the_same_digest_and_corrupt_files_are_refused() {
     let err = VulnDb::open(&tmp.path().join("junk.vdb")).err().unwrap().to_string();
     assert!(err.contains("not an argus vulnerability database"), "{err}");
 }
+
+#[test]
+fn corrupt_index_entries_give_nothing_rather_than_a_crash_or_a_huge_allocation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(&src, "a.json", &record("OSV-A", "npm", "a", "1.0.0"));
+    let path = tmp.path().join("x.vdb");
+    import(&[src.as_path()], &path).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Section 3 (the key table) starts where the header's fourth section entry says.
+    let key_table = u64::from_le_bytes(bytes[16 + 3 * 16..16 + 3 * 16 + 8].try_into().unwrap()) as usize;
+    bytes[key_table + 12..key_table + 16].copy_from_slice(&u32::MAX.to_le_bytes());
+    bytes[key_table + 16..key_table + 24].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let db = VulnDb::open(&path).unwrap();
+    assert!(db.lookup("npm", "a").unwrap().is_empty());
+    assert!(db.record(u32::MAX).is_err());
+}
