@@ -132,6 +132,14 @@ fn cmp_event(s: Scheme, a: &Event, b: &Event) -> Result<Ordering, VersionError> 
 /// version decides (`introduced` opens, `fixed` and `limit` close at their version,
 /// `last_affected` closes just above it).
 fn in_range(s: Scheme, events: &[Event], v: &str) -> Result<bool, VersionError> {
+    // Every version must parse before sorting: a comparator that fails halfway would not be a
+    // total order, and the sort may then panic.
+    for e in events {
+        let x = event_version(e);
+        if x != "0" {
+            s.compare(x, x)?;
+        }
+    }
     let mut sorted: Vec<&Event> = events.iter().collect();
     let mut err = None;
     sorted.sort_by(|a, b| {
