@@ -2,7 +2,6 @@
 //! AlmaLinux and Rocky Linux 9, Amazon Linux 2023). Each row of its `Packages` table is one
 //! package header: the header structure of an RPM file without the leading magic.
 
-use std::io::Write;
 
 use argus_proto::{Distro, Package, PackageManager};
 use rusqlite::types::ValueRef;
@@ -58,10 +57,7 @@ impl Extractor for Rpm {
             }
         };
 
-        // SQLite reads only from files: the copy lives in the process's temp dir and is removed
-        // when `db` drops.
-        let db = TempDatabase::new(input.data)?;
-        let conn = db.open()?;
+        let conn = open_in_memory(input.data)?;
         check_packages_table(&conn)?;
         let mut stmt = conn
             .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
@@ -106,39 +102,35 @@ impl Extractor for Rpm {
     }
 }
 
-/// A private copy of the database in the temp dir.
-struct TempDatabase(tempfile::NamedTempFile);
-
-impl TempDatabase {
-    fn new(data: &[u8]) -> Result<Self, ExtractError> {
-        if data.len() < 100 || !data.starts_with(SQLITE_MAGIC) {
-            return Err(ExtractError::new("not an SQLite database"));
-        }
-        let write_err = |e: std::io::Error| ExtractError::new(format!("cannot write a temporary copy: {e}"));
-        let mut file = tempfile::NamedTempFile::new().map_err(write_err)?;
-        // Bytes 18 and 19 of the header are 2 in WAL mode, which a read-only connection can only
-        // open with its -shm file beside it; rpm checkpoints on close, so the file alone is the
-        // whole database and can be read in rollback mode (1).
-        let (head, rest) = data.split_at(18);
-        file.write_all(head).map_err(write_err)?;
-        let modes = match (data.get(18), data.get(19)) {
-            (Some(2), Some(2)) => [1, 1],
-            (Some(&a), Some(&b)) => [a, b],
-            _ => return Err(ExtractError::new("not an SQLite database")),
-        };
-        file.write_all(&modes).map_err(write_err)?;
-        file.write_all(rest.get(2..).unwrap_or_default()).map_err(write_err)?;
-        file.flush().map_err(write_err)?;
-        Ok(Self(file))
+/// Opens the database from memory: nothing of the artifact is written to disk.
+fn open_in_memory(data: &[u8]) -> Result<Connection, ExtractError> {
+    if data.len() < 100 || !data.starts_with(SQLITE_MAGIC) {
+        return Err(ExtractError::new("not an SQLite database"));
     }
-
-    fn open(&self) -> Result<Connection, ExtractError> {
-        Connection::open_with_flags(
-            self.0.path(),
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| ExtractError::new(format!("cannot open the database: {e}")))
-    }
+    // Bytes 18 and 19 of the header are 2 in WAL mode, which an in-memory database cannot use;
+    // rpm checkpoints on close, so the main file alone is the whole database and can be read
+    // in rollback mode (1).
+    let modes = match (data.get(18), data.get(19)) {
+        (Some(2), Some(2)) => [1, 1],
+        (Some(&a), Some(&b)) => [a, b],
+        _ => return Err(ExtractError::new("not an SQLite database")),
+    };
+    let mut conn = Connection::open_in_memory_with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| ExtractError::new(format!("cannot open an in-memory database: {e}")))?;
+    let len = data.len();
+    // SAFETY: the buffer comes from sqlite3_malloc64, as OwnedData requires; exactly `len`
+    // bytes are written into it; ownership passes to SQLite, which frees it when `conn` closes.
+    let owned = unsafe {
+        let ptr = rusqlite::ffi::sqlite3_malloc64(len as u64) as *mut u8;
+        let ptr = std::ptr::NonNull::new(ptr).ok_or_else(|| ExtractError::new("out of memory copying the database"))?;
+        std::ptr::copy_nonoverlapping(data.as_ptr(), ptr.as_ptr(), len);
+        *ptr.as_ptr().add(18) = modes[0];
+        *ptr.as_ptr().add(19) = modes[1];
+        rusqlite::serialize::OwnedData::from_raw_nonnull(ptr, len)
+    };
+    conn.deserialize(rusqlite::DatabaseName::Main, owned, true)
+        .map_err(|e| ExtractError::new(format!("cannot open the database: {e}")))?;
+    Ok(conn)
 }
 
 /// Only an ordinary table is read: a view or virtual table named `Packages` in a hostile file
