@@ -32,7 +32,10 @@ impl Default for VulnDbConfig {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
             .unwrap_or_else(|| PathBuf::from("."));
-        Self { path: base.join("argus/vulndb.vdb"), sources: Default::default() }
+        Self {
+            path: base.join("argus/vulndb.vdb"),
+            sources: Default::default(),
+        }
     }
 }
 

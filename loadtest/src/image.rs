@@ -42,8 +42,31 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "lib", "usr", "share", "python", "import", "return", "function", "const", "static", "int", "char", "void", "error",
-    "config", "module", "package", "version", "license", "copyright", "the", "and", "for", "with", "data", "value",
+    "lib",
+    "usr",
+    "share",
+    "python",
+    "import",
+    "return",
+    "function",
+    "const",
+    "static",
+    "int",
+    "char",
+    "void",
+    "error",
+    "config",
+    "module",
+    "package",
+    "version",
+    "license",
+    "copyright",
+    "the",
+    "and",
+    "for",
+    "with",
+    "data",
+    "value",
 ];
 
 /// File contents that compress about like real image content (roughly 3:1): text made of
@@ -93,10 +116,18 @@ fn generate(dir: &Path, target_bytes: u64, layers: usize, seed: u64) -> anyhow::
         let mut enc = flate2::write::GzEncoder::new(&mut raw, flate2::Compression::new(6));
         {
             let mut diff_hasher = Sha256::new();
-            let mut tee = Tee { inner: &mut enc, hasher: &mut diff_hasher };
+            let mut tee = Tee {
+                inner: &mut enc,
+                hasher: &mut diff_hasher,
+            };
             let mut b = tar::Builder::new(&mut tee);
             if l == 0 {
-                tar_file(&mut b, "etc/os-release", b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n", 0o644)?;
+                tar_file(
+                    &mut b,
+                    "etc/os-release",
+                    b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+                    0o644,
+                )?;
             }
             let mut status = String::new();
             for i in 0..(400 + l * 50) {
@@ -107,9 +138,19 @@ fn generate(dir: &Path, target_bytes: u64, layers: usize, seed: u64) -> anyhow::
             tar_file(&mut b, "var/lib/dpkg/status", status.as_bytes(), 0o644)?;
             for i in 0..300 {
                 let pj = format!("{{\"name\":\"mod{l}x{i}\",\"version\":\"1.0.{i}\",\"main\":\"index.js\"}}");
-                tar_file(&mut b, &format!("srv/app{l}/node_modules/mod{l}x{i}/package.json"), pj.as_bytes(), 0o644)?;
+                tar_file(
+                    &mut b,
+                    &format!("srv/app{l}/node_modules/mod{l}x{i}/package.json"),
+                    pj.as_bytes(),
+                    0o644,
+                )?;
                 let js = filler(&mut rng, 2048);
-                tar_file(&mut b, &format!("srv/app{l}/node_modules/mod{l}x{i}/index.js"), &js, 0o644)?;
+                tar_file(
+                    &mut b,
+                    &format!("srv/app{l}/node_modules/mod{l}x{i}/index.js"),
+                    &js,
+                    0o644,
+                )?;
             }
             // Executables (not Go): the engine probes every one of them for Go build info.
             let mut written = 0u64;
@@ -122,7 +163,11 @@ fn generate(dir: &Path, target_bytes: u64, layers: usize, seed: u64) -> anyhow::
                 if exe {
                     data[..4].copy_from_slice(b"\x7fELF");
                 }
-                let path = if exe { format!("usr/bin/tool{l}x{n}") } else { format!("usr/share/data{l}/blob{n}.bin") };
+                let path = if exe {
+                    format!("usr/bin/tool{l}x{n}")
+                } else {
+                    format!("usr/share/data{l}/blob{n}.bin")
+                };
                 tar_file(&mut b, &path, &data, if exe { 0o755 } else { 0o644 })?;
                 written += size as u64;
                 n += 1;
@@ -135,9 +180,13 @@ fn generate(dir: &Path, target_bytes: u64, layers: usize, seed: u64) -> anyhow::
         let digest = sha256(&raw);
         std::fs::write(blobs.join(&digest[7..]), &raw)?;
         total += raw.len() as u64;
-        layer_descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": raw.len()}));
+        layer_descs.push(
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": raw.len()}),
+        );
     }
-    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}))?;
+    let config = serde_json::to_vec(
+        &json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}),
+    )?;
     let config_digest = sha256(&config);
     std::fs::write(blobs.join(&config_digest[7..]), &config)?;
     let manifest = serde_json::to_vec(&json!({
@@ -179,7 +228,8 @@ impl<W: Write> Write for Tee<'_, W> {
 fn layer_paths(layout: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json"))?)?;
     let md = index["manifests"][0]["digest"].as_str().context("index digest")?;
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&md[7..]))?)?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&md[7..]))?)?;
     let layers = manifest["layers"].as_array().context("layers")?;
     Ok(layers
         .iter()
@@ -210,9 +260,16 @@ fn peak_rss_kib() -> u64 {
 
 pub fn scan_once(layout: &str) -> anyhow::Result<()> {
     let start = Instant::now();
-    let inv = argus_worker::scan_target(layout, &argus_worker::ScanOptions::default(), &argus_worker::artifact::NoProgress)?;
+    let inv = argus_worker::scan_target(
+        layout,
+        &argus_worker::ScanOptions::default(),
+        &argus_worker::artifact::NoProgress,
+    )?;
     let seconds = start.elapsed().as_secs_f64();
-    println!("{}", json!({"seconds": seconds, "packages": inv.packages.len(), "peak_rss_kib": peak_rss_kib()}));
+    println!(
+        "{}",
+        json!({"seconds": seconds, "packages": inv.packages.len(), "peak_rss_kib": peak_rss_kib()})
+    );
     Ok(())
 }
 

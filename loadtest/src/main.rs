@@ -46,8 +46,12 @@ fn main() -> anyhow::Result<()> {
         Command::Image(args) => image::run(args),
         Command::ScanOnce { layout } => image::scan_once(&layout),
         Command::Match(args) => matching::run(args),
-        Command::MatchStep { step, dir, packages, records, hit_percent } => {
-            matching::step(&step, &dir, packages, records, hit_percent)
-        }
+        Command::MatchStep {
+            step,
+            dir,
+            packages,
+            records,
+            hit_percent,
+        } => matching::step(&step, &dir, packages, records, hit_percent),
     }
 }

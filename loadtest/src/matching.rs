@@ -52,9 +52,19 @@ fn write_records(dir: &Path, n: usize) -> anyhow::Result<()> {
         let e = i % ECOSYSTEMS.len();
         let (eco, _) = ECOSYSTEMS[e];
         let (intro, fix, intro2, fix2) = if eco == "Debian:12" {
-            ("0", format!("1.{}.0-1", i % 50), "2.0.0-1".to_string(), format!("2.{}.1-1", i % 7))
+            (
+                "0",
+                format!("1.{}.0-1", i % 50),
+                "2.0.0-1".to_string(),
+                format!("2.{}.1-1", i % 7),
+            )
         } else {
-            ("0", format!("1.{}.0", i % 50), "2.0.0".to_string(), format!("2.{}.1", i % 7))
+            (
+                "0",
+                format!("1.{}.0", i % 50),
+                "2.0.0".to_string(),
+                format!("2.{}.1", i % 7),
+            )
         };
         let rec = json!({
             "schema_version": "1.6.0", "id": format!("SYN-{i}"), "modified": "2024-06-01T00:00:00Z",
@@ -65,7 +75,10 @@ fn write_records(dir: &Path, n: usize) -> anyhow::Result<()> {
                 "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": intro}, {"fixed": fix}, {"introduced": intro2}, {"fixed": fix2}]}]}],
             "references": [{"type": "ADVISORY", "url": format!("https://example.invalid/SYN-{i}")}]
         });
-        std::fs::write(dir.join(e.to_string()).join(format!("SYN-{i}.json")), serde_json::to_vec(&rec)?)?;
+        std::fs::write(
+            dir.join(e.to_string()).join(format!("SYN-{i}.json")),
+            serde_json::to_vec(&rec)?,
+        )?;
     }
     Ok(())
 }
@@ -78,8 +91,16 @@ fn inventory(n: usize, records: usize, hit_percent: usize) -> Inventory {
         let (eco, pm) = ECOSYSTEMS[e];
         // Packages an advisory names come from the same name space; the rest never match.
         let hit = (i / ECOSYSTEMS.len()) % 100 < hit_percent;
-        let pkg_name = if hit { name(e, i % named) } else { format!("unrelated-{i}") };
-        let version = if eco == "Debian:12" { format!("1.{}.3-2", i % 60) } else { format!("1.{}.3", i % 60) };
+        let pkg_name = if hit {
+            name(e, i % named)
+        } else {
+            format!("unrelated-{i}")
+        };
+        let version = if eco == "Debian:12" {
+            format!("1.{}.3-2", i % 60)
+        } else {
+            format!("1.{}.3", i % 60)
+        };
         inv.packages.push(Package {
             name: pkg_name.clone(),
             version,
@@ -157,7 +178,14 @@ pub fn run(args: MatchArgs) -> anyhow::Result<()> {
     let me = std::env::current_exe()?;
     let run_step = |name: &str| -> anyhow::Result<serde_json::Value> {
         let out = Command::new(&me)
-            .args(["match-step", name, "--packages", &args.packages.to_string(), "--records", &args.records.to_string()])
+            .args([
+                "match-step",
+                name,
+                "--packages",
+                &args.packages.to_string(),
+                "--records",
+                &args.records.to_string(),
+            ])
             .args(["--hit-percent", &args.hit_percent.to_string()])
             .arg(&dir)
             .output()?;
@@ -179,8 +207,20 @@ pub fn run(args: MatchArgs) -> anyhow::Result<()> {
         import["records"].as_f64().unwrap_or(0.0) / import["seconds"].as_f64().unwrap_or(f64::NAN),
         mib(&import)
     );
-    println!("{:<8} {:>10.4} {:>14} {:>14.1}", "open", open["seconds"].as_f64().unwrap_or(0.0), "-", mib(&open));
-    println!("{:<8} {:>10.2} {:>10.0} pkg/s {:>14.1}", "match", matched["seconds"].as_f64().unwrap_or(0.0), pps, mib(&matched));
+    println!(
+        "{:<8} {:>10.4} {:>14} {:>14.1}",
+        "open",
+        open["seconds"].as_f64().unwrap_or(0.0),
+        "-",
+        mib(&open)
+    );
+    println!(
+        "{:<8} {:>10.2} {:>10.0} pkg/s {:>14.1}",
+        "match",
+        matched["seconds"].as_f64().unwrap_or(0.0),
+        pps,
+        mib(&matched)
+    );
     println!(
         "the inventory alone held {:.1} MiB of the match step's peak",
         matched["inventory_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0

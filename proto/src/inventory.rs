@@ -283,15 +283,24 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn new(target: impl Into<String>) -> Self {
-        Self { format_version: INVENTORY_FORMAT_VERSION, target: target.into(), ..Self::default() }
+        Self {
+            format_version: INVENTORY_FORMAT_VERSION,
+            target: target.into(),
+            ..Self::default()
+        }
     }
 
     /// Sort packages into a stable order and drop exact duplicates, so that two scans of the
     /// same artifact serialize identically.
     pub fn normalize(&mut self) {
         self.packages.sort_by(|a, b| {
-            (&a.ecosystem, &a.name, &a.version, &a.file_path, &a.layer_digest)
-                .cmp(&(&b.ecosystem, &b.name, &b.version, &b.file_path, &b.layer_digest))
+            (&a.ecosystem, &a.name, &a.version, &a.file_path, &a.layer_digest).cmp(&(
+                &b.ecosystem,
+                &b.name,
+                &b.version,
+                &b.file_path,
+                &b.layer_digest,
+            ))
         });
         self.packages.dedup();
         self.warnings.sort();
@@ -308,8 +317,14 @@ mod tests {
         assert_eq!(Ecosystem::for_distro(Distro::Debian, "12").as_str(), "Debian:12");
         assert_eq!(Ecosystem::for_distro(Distro::Alpine, "3.20.3").as_str(), "Alpine:v3.20");
         assert_eq!(Ecosystem::for_distro(Distro::Ubuntu, "22.04").as_str(), "Ubuntu:22.04");
-        assert_eq!(Ecosystem::for_distro(Distro::AmazonLinux, "2023").as_str(), "Amazon Linux:2023");
-        assert_eq!(Ecosystem::for_distro(Distro::RockyLinux, "9.3").as_str(), "Rocky Linux:9");
+        assert_eq!(
+            Ecosystem::for_distro(Distro::AmazonLinux, "2023").as_str(),
+            "Amazon Linux:2023"
+        );
+        assert_eq!(
+            Ecosystem::for_distro(Distro::RockyLinux, "9.3").as_str(),
+            "Rocky Linux:9"
+        );
         assert_eq!(Ecosystem::for_distro(Distro::RedHat, "9.3").as_str(), "Red Hat");
     }
 }

@@ -17,11 +17,19 @@ pub enum Entry {
 }
 
 pub fn file(path: &str, data: impl AsRef<[u8]>) -> Entry {
-    Entry::File { path: path.into(), data: data.as_ref().to_vec(), mode: 0o644 }
+    Entry::File {
+        path: path.into(),
+        data: data.as_ref().to_vec(),
+        mode: 0o644,
+    }
 }
 
 pub fn exe(path: &str, data: impl AsRef<[u8]>) -> Entry {
-    Entry::File { path: path.into(), data: data.as_ref().to_vec(), mode: 0o755 }
+    Entry::File {
+        path: path.into(),
+        data: data.as_ref().to_vec(),
+        mode: 0o755,
+    }
 }
 
 pub fn dir(path: &str) -> Entry {
@@ -29,11 +37,17 @@ pub fn dir(path: &str) -> Entry {
 }
 
 pub fn symlink(path: &str, target: &str) -> Entry {
-    Entry::Symlink { path: path.into(), target: target.into() }
+    Entry::Symlink {
+        path: path.into(),
+        target: target.into(),
+    }
 }
 
 pub fn hardlink(path: &str, target: &str) -> Entry {
-    Entry::Hardlink { path: path.into(), target: target.into() }
+    Entry::Hardlink {
+        path: path.into(),
+        target: target.into(),
+    }
 }
 
 /// A whiteout for `path` (`dir/.wh.name`).
@@ -135,7 +149,11 @@ pub struct Image {
 
 impl Image {
     pub fn new(layers: Vec<(Vec<u8>, Codec)>) -> Self {
-        Image { layers, os: "linux".into(), arch: "amd64".into() }
+        Image {
+            layers,
+            os: "linux".into(),
+            arch: "amd64".into(),
+        }
     }
 
     fn config(&self) -> Vec<u8> {
@@ -230,7 +248,9 @@ pub fn write_multi_platform_layout(dir: &Path, images: &[Image]) {
             std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
             std::fs::copy(entry.path(), dest).expect("copy blob");
         }
-        let size = std::fs::metadata(dir.join("blobs/sha256").join(&digest[7..])).expect("manifest").len();
+        let size = std::fs::metadata(dir.join("blobs/sha256").join(&digest[7..]))
+            .expect("manifest")
+            .len();
         manifests.push(json!({
             "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
             "platform": {"os": img.os, "architecture": img.arch}

@@ -46,7 +46,11 @@ pub fn argus_bin() -> PathBuf {
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Waits until `cond` holds, polling; panics with `what` after `timeout`.
@@ -67,7 +71,10 @@ pub struct ChildGuard {
 impl ChildGuard {
     pub fn spawn(name: &str, cmd: &mut Command) -> ChildGuard {
         let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        ChildGuard { child, name: name.to_string() }
+        ChildGuard {
+            child,
+            name: name.to_string(),
+        }
     }
 }
 

@@ -17,7 +17,9 @@ fn stanza(name: &str, version: &str, source: Option<&str>) -> String {
     if let Some(src) = source {
         s.push_str(&format!("Source: {src}\n"));
     }
-    s.push_str(&format!("Version: {version}\nDescription: test package {name}\n long description line\n\n"));
+    s.push_str(&format!(
+        "Version: {version}\nDescription: test package {name}\n long description line\n\n"
+    ));
     s
 }
 
@@ -33,8 +35,14 @@ fn three_layer_image(codecs: [Codec; 3]) -> Image {
         dir("etc/"),
         file("usr/lib/os-release", OS_RELEASE),
         symlink("etc/os-release", "../usr/lib/os-release"),
-        file("var/lib/dpkg/status", stanza("libc6", "2.36-9+deb12u4", Some("glibc")) + &stanza("zlib1g", "1:1.2.13.dfsg-1", Some("zlib"))),
-        file("usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA", metadata("six", "1.16.0")),
+        file(
+            "var/lib/dpkg/status",
+            stanza("libc6", "2.36-9+deb12u4", Some("glibc")) + &stanza("zlib1g", "1:1.2.13.dfsg-1", Some("zlib")),
+        ),
+        file(
+            "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
+            metadata("six", "1.16.0"),
+        ),
         file("app/requirements.txt", "flask==2.0.0\n"),
         exe("usr/bin/not-go", [0x7f, b'E', b'L', b'F', 2, 1, 1, 0].repeat(100)),
     ]);
@@ -77,18 +85,29 @@ fn t01_whiteouts_hide_lower_layers_and_packages_name_their_layer() {
     assert_eq!(os.ecosystem.as_ref().map(|e| e.as_str()), Some("Debian:12"));
 
     let libc = find(&inv, "libc6").expect("libc6");
-    assert_eq!(libc.layer_digest.as_deref(), Some(digests[0].as_str()), "unchanged since the base layer");
+    assert_eq!(
+        libc.layer_digest.as_deref(),
+        Some(digests[0].as_str()),
+        "unchanged since the base layer"
+    );
     assert_eq!(libc.ecosystem.as_str(), "Debian:12");
     assert_eq!(libc.source_name.as_deref(), Some("glibc"));
     let zlib = find(&inv, "zlib1g").expect("zlib1g");
     assert_eq!(zlib.version, "1:1.2.13.dfsg-1+deb12u1");
-    assert_eq!(zlib.layer_digest.as_deref(), Some(digests[1].as_str()), "upgraded in layer 2");
+    assert_eq!(
+        zlib.layer_digest.as_deref(),
+        Some(digests[1].as_str()),
+        "upgraded in layer 2"
+    );
     let openssl = find(&inv, "openssl").expect("openssl");
     assert_eq!(openssl.layer_digest.as_deref(), Some(digests[1].as_str()));
     assert_eq!(openssl.file_path, "/var/lib/dpkg/status");
 
     assert!(find(&inv, "six").is_none(), "whited-out dist-info must not be reported");
-    assert!(find(&inv, "flask").is_none(), "opaque /app hides the base layer's requirements");
+    assert!(
+        find(&inv, "flask").is_none(),
+        "opaque /app hides the base layer's requirements"
+    );
     let django = find(&inv, "django").expect("django from the top layer");
     assert_eq!(django.layer_digest.as_deref(), Some(digests[2].as_str()));
     assert_eq!(inv.packages.len(), 4, "{:#?}", inv.packages);
@@ -104,9 +123,16 @@ fn t02_docker_archive_and_every_compression_give_the_same_packages() {
         scan(&d)
     };
     let key = |inv: &Inventory| -> Vec<(String, String, String)> {
-        inv.packages.iter().map(|p| (p.name.clone(), p.version.clone(), p.file_path.clone())).collect()
+        inv.packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone(), p.file_path.clone()))
+            .collect()
     };
-    for codecs in [[Codec::Zstd; 3], [Codec::None; 3], [Codec::None, Codec::Zstd, Codec::Gzip]] {
+    for codecs in [
+        [Codec::Zstd; 3],
+        [Codec::None; 3],
+        [Codec::None, Codec::Zstd, Codec::Gzip],
+    ] {
         let img = three_layer_image(codecs);
         let d = tmp.path().join(format!("{codecs:?}"));
         img.write_oci_layout(&d, "1");
@@ -142,7 +168,12 @@ fn t03_hostile_paths_are_refused_and_nothing_is_written_outside() {
     assert_eq!(inv.packages.len(), 1, "{:#?}", inv.packages);
     assert_eq!(inv.packages[0].name, "bash");
     let warnings = inv.warnings.join("\n");
-    for needle in ["../../../../etc/evil", "etc/../../escape", "/app/requirements.txt", "app/package-lock.json"] {
+    for needle in [
+        "../../../../etc/evil",
+        "etc/../../escape",
+        "/app/requirements.txt",
+        "app/package-lock.json",
+    ] {
         assert!(warnings.contains(needle), "no warning names {needle}: {warnings}");
     }
     let after: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
@@ -157,8 +188,16 @@ fn t04_decompression_bombs_truncation_and_digest_mismatch_fail_with_the_layer_na
     let img = Image::new(vec![(bomb, Codec::Gzip)]);
     let d = tmp.path().join("bomb");
     img.write_oci_layout(&d, "1");
-    let opts = ScanOptions { limits: Limits { max_uncompressed_bytes: 8 << 20, ..Limits::default() }, ..ScanOptions::default() };
-    let err = scan_target(d.to_str().unwrap(), &opts, &NoProgress).unwrap_err().to_string();
+    let opts = ScanOptions {
+        limits: Limits {
+            max_uncompressed_bytes: 8 << 20,
+            ..Limits::default()
+        },
+        ..ScanOptions::default()
+    };
+    let err = scan_target(d.to_str().unwrap(), &opts, &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("limit"), "{err}");
 
     let img = three_layer_image([Codec::Gzip; 3]);
@@ -168,15 +207,22 @@ fn t04_decompression_bombs_truncation_and_digest_mismatch_fail_with_the_layer_na
     let path = d.join("blobs/sha256").join(&victim[7..]);
     let data = std::fs::read(&path).unwrap();
     std::fs::write(&path, &data[..data.len() / 2]).unwrap();
-    let err = scan_target(d.to_str().unwrap(), &ScanOptions::default(), &NoProgress).unwrap_err().to_string();
+    let err = scan_target(d.to_str().unwrap(), &ScanOptions::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&victim), "error must name the layer: {err}");
 
     let d = tmp.path().join("tampered");
     img.write_oci_layout(&d, "1");
     let path = d.join("blobs/sha256").join(&victim[7..]);
-    let other = compress(&tar(&[file("var/lib/dpkg/status", stanza("evil", "1", None))]), Codec::Gzip);
+    let other = compress(
+        &tar(&[file("var/lib/dpkg/status", stanza("evil", "1", None))]),
+        Codec::Gzip,
+    );
     std::fs::write(&path, other).unwrap();
-    let err = scan_target(d.to_str().unwrap(), &ScanOptions::default(), &NoProgress).unwrap_err().to_string();
+    let err = scan_target(d.to_str().unwrap(), &ScanOptions::default(), &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("expected") && err.contains(&victim), "{err}");
 }
 
@@ -185,15 +231,43 @@ fn t05_layer_and_entry_limits_are_enforced() {
     let tmp = tempfile::tempdir().unwrap();
     let img = three_layer_image([Codec::Gzip; 3]);
     img.write_oci_layout(tmp.path(), "1");
-    let opts = ScanOptions { limits: Limits { max_layers: 2, ..Limits::default() }, ..ScanOptions::default() };
-    let err = scan_target(tmp.path().to_str().unwrap(), &opts, &NoProgress).unwrap_err().to_string();
+    let opts = ScanOptions {
+        limits: Limits {
+            max_layers: 2,
+            ..Limits::default()
+        },
+        ..ScanOptions::default()
+    };
+    let err = scan_target(tmp.path().to_str().unwrap(), &opts, &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("layers"), "{err}");
-    let opts = ScanOptions { limits: Limits { max_entries: 5, ..Limits::default() }, ..ScanOptions::default() };
-    let err = scan_target(tmp.path().to_str().unwrap(), &opts, &NoProgress).unwrap_err().to_string();
+    let opts = ScanOptions {
+        limits: Limits {
+            max_entries: 5,
+            ..Limits::default()
+        },
+        ..ScanOptions::default()
+    };
+    let err = scan_target(tmp.path().to_str().unwrap(), &opts, &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("entries"), "{err}");
     // A wanted file above the file limit is skipped with a warning; the rest is still read.
-    let opts = ScanOptions { limits: Limits { max_file_bytes: 40, ..Limits::default() }, ..ScanOptions::default() };
+    let opts = ScanOptions {
+        limits: Limits {
+            max_file_bytes: 40,
+            ..Limits::default()
+        },
+        ..ScanOptions::default()
+    };
     let inv = scan_target(tmp.path().to_str().unwrap(), &opts, &NoProgress).unwrap();
-    assert!(inv.warnings.iter().any(|w| w.contains("/var/lib/dpkg/status") && w.contains("limit")), "{:?}", inv.warnings);
+    assert!(
+        inv.warnings
+            .iter()
+            .any(|w| w.contains("/var/lib/dpkg/status") && w.contains("limit")),
+        "{:?}",
+        inv.warnings
+    );
     assert!(find(&inv, "django").is_some());
 }

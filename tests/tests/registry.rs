@@ -39,7 +39,11 @@ fn start_registry(dir: &Path, htpasswd: Option<&str>) -> Registry {
     );
     let child = ChildGuard::spawn(
         "docker-registry",
-        Command::new("docker-registry").arg("serve").arg(config).stdout(Stdio::null()).stderr(Stdio::null()),
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
     );
     wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
     Registry { _child: child, port }
@@ -51,25 +55,42 @@ fn push(layout: &Path, dest: &str, creds: Option<&str>) {
     if let Some(c) = creds {
         cmd.args(["--dest-creds", c]);
     }
-    cmd.arg(format!("oci:{}:1", layout.display())).arg(format!("docker://{dest}"));
+    cmd.arg(format!("oci:{}:1", layout.display()))
+        .arg(format!("docker://{dest}"));
     run_ok(&mut cmd);
 }
 
 fn image() -> Image {
     let os = "ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";
-    let apk = "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nC:Q1def=\nP:busybox\nV:1.36.1-r29\nA:x86_64\no:busybox\n\n";
+    let apk =
+        "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nC:Q1def=\nP:busybox\nV:1.36.1-r29\nA:x86_64\no:busybox\n\n";
     Image::new(vec![
-        (tar(&[file("etc/os-release", os), file("lib/apk/db/installed", apk)]), Codec::Gzip),
-        (tar(&[file("srv/app/requirements.txt", "requests==2.31.0\nurllib3==2.0.7\n")]), Codec::Zstd),
+        (
+            tar(&[file("etc/os-release", os), file("lib/apk/db/installed", apk)]),
+            Codec::Gzip,
+        ),
+        (
+            tar(&[file("srv/app/requirements.txt", "requests==2.31.0\nurllib3==2.0.7\n")]),
+            Codec::Zstd,
+        ),
     ])
 }
 
 fn names(inv: &Inventory) -> Vec<(String, String, Option<String>)> {
-    inv.packages.iter().map(|p| (p.name.clone(), p.version.clone(), p.layer_digest.clone())).collect()
+    inv.packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone(), p.layer_digest.clone()))
+        .collect()
 }
 
 fn plain_http() -> ScanOptions {
-    ScanOptions { registry: RegistryOptions { plain_http: true, ..Default::default() }, ..ScanOptions::default() }
+    ScanOptions {
+        registry: RegistryOptions {
+            plain_http: true,
+            ..Default::default()
+        },
+        ..ScanOptions::default()
+    }
 }
 
 #[test]
@@ -82,21 +103,41 @@ fn t01_anonymous_pull_by_tag_and_by_digest_matches_the_local_layout() {
     assert_eq!(local.packages.len(), 4, "{:#?}", local.packages);
 
     push(&layout, &format!("127.0.0.1:{}/team/app:1", reg.port), None);
-    let by_tag = scan_target(&format!("127.0.0.1:{}/team/app:1", reg.port), &plain_http(), &NoProgress).unwrap();
+    let by_tag = scan_target(
+        &format!("127.0.0.1:{}/team/app:1", reg.port),
+        &plain_http(),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(names(&by_tag), names(&local));
     assert_eq!(by_tag.artifact_digest.as_deref(), Some(manifest_digest.as_str()));
-    assert_eq!(by_tag.os.as_ref().and_then(|o| o.ecosystem.as_ref()).map(|e| e.as_str()), Some("Alpine:v3.20"));
+    assert_eq!(
+        by_tag
+            .os
+            .as_ref()
+            .and_then(|o| o.ecosystem.as_ref())
+            .map(|e| e.as_str()),
+        Some("Alpine:v3.20")
+    );
 
-    let by_digest =
-        scan_target(&format!("127.0.0.1:{}/team/app@{manifest_digest}", reg.port), &plain_http(), &NoProgress).unwrap();
+    let by_digest = scan_target(
+        &format!("127.0.0.1:{}/team/app@{manifest_digest}", reg.port),
+        &plain_http(),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(names(&by_digest), names(&local));
 
     let wrong = format!("127.0.0.1:{}/team/app@sha256:{}", reg.port, "0".repeat(64));
     let err = scan_target(&wrong, &plain_http(), &NoProgress).unwrap_err().to_string();
     assert!(err.contains("not found") || err.contains("404"), "{err}");
-    let err = scan_target(&format!("127.0.0.1:{}/team/missing:1", reg.port), &plain_http(), &NoProgress)
-        .unwrap_err()
-        .to_string();
+    let err = scan_target(
+        &format!("127.0.0.1:{}/team/missing:1", reg.port),
+        &plain_http(),
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("not found") || err.contains("404"), "{err}");
 }
 
@@ -110,7 +151,9 @@ fn t02_basic_auth_registry_needs_credentials() {
     let target = format!("127.0.0.1:{}/team/private:1", reg.port);
     push(&layout, &target, Some("scanner:s3cret"));
 
-    let err = scan_target(&target, &plain_http(), &NoProgress).unwrap_err().to_string();
+    let err = scan_target(&target, &plain_http(), &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Basic credentials"), "{err}");
     let mut opts = plain_http();
     opts.registry.username = Some("scanner".into());
@@ -126,9 +169,13 @@ fn t02_basic_auth_registry_needs_credentials() {
 fn t03_https_is_the_default_and_plain_http_must_be_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
     let reg = start_registry(&tmp.path().join("reg"), None);
-    let err = scan_target(&format!("127.0.0.1:{}/team/app:1", reg.port), &ScanOptions::default(), &NoProgress)
-        .unwrap_err()
-        .to_string();
+    let err = scan_target(
+        &format!("127.0.0.1:{}/team/app:1", reg.port),
+        &ScanOptions::default(),
+        &NoProgress,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("https://127.0.0.1"), "{err}");
 }
 
@@ -141,9 +188,34 @@ fn start_token_service(dir: &Path, user: &'static str, pass: &'static str, repo:
     let key = dir.join("key.pem");
     let cert = dir.join("cert.pem");
     std::fs::create_dir_all(dir).unwrap();
-    run_ok(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=argus-test-issuer", "-keyout"]).arg(&key).arg("-out").arg(&cert));
-    let der = Command::new("openssl").args(["x509", "-outform", "DER", "-in"]).arg(&cert).output().unwrap().stdout;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=argus-test-issuer",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
+    let der = Command::new("openssl")
+        .args(["x509", "-outform", "DER", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap()
+        .stdout;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [base64::engine::general_purpose::STANDARD.encode(&der)]});
     let claims = serde_json::json!({
         "iss": "argus-test-issuer", "sub": user, "aud": "argus-registry",
@@ -153,13 +225,21 @@ fn start_token_service(dir: &Path, user: &'static str, pass: &'static str, repo:
     let signing_input = format!("{}.{}", b64.encode(header.to_string()), b64.encode(claims.to_string()));
     let input_file = dir.join("signing-input");
     std::fs::write(&input_file, &signing_input).unwrap();
-    let sig = Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(&key).arg(&input_file).output().unwrap();
+    let sig = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign"])
+        .arg(&key)
+        .arg(&input_file)
+        .output()
+        .unwrap();
     assert!(sig.status.success());
     let token = format!("{signing_input}.{}", b64.encode(&sig.stdout));
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")));
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    );
     std::thread::spawn(move || {
         use std::io::{BufRead, BufReader, Write};
         for stream in listener.incoming() {
@@ -178,7 +258,10 @@ fn start_token_service(dir: &Path, user: &'static str, pass: &'static str, repo:
                 }
             }
             let (status, body) = if authorized {
-                ("200 OK", serde_json::json!({"token": token, "expires_in": 3600}).to_string())
+                (
+                    "200 OK",
+                    serde_json::json!({"token": token, "expires_in": 3600}).to_string(),
+                )
             } else {
                 ("401 Unauthorized", "{}".to_string())
             };
@@ -206,7 +289,11 @@ fn t04_bearer_token_challenge_is_answered_through_the_token_service() {
     );
     let _reg = ChildGuard::spawn(
         "docker-registry",
-        Command::new("docker-registry").arg("serve").arg(config).stdout(Stdio::null()).stderr(Stdio::null()),
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
     );
     wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
     let layout = tmp.path().join("layout");
@@ -214,8 +301,13 @@ fn t04_bearer_token_challenge_is_answered_through_the_token_service() {
     let target = format!("127.0.0.1:{port}/team/tokened:1");
     push(&layout, &target, Some("scanner:s3cret"));
 
-    let err = scan_target(&target, &plain_http(), &NoProgress).unwrap_err().to_string();
-    assert!(err.contains("token request"), "anonymous token request must be refused: {err}");
+    let err = scan_target(&target, &plain_http(), &NoProgress)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("token request"),
+        "anonymous token request must be refused: {err}"
+    );
     let mut opts = plain_http();
     opts.registry.username = Some("scanner".into());
     opts.registry.password = Some("s3cret".into());

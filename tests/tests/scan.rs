@@ -13,13 +13,24 @@ fn demo(rel: &str) -> String {
 /// Builds the demo database in `dir` with `argus db import`.
 fn demo_db(dir: &Path) -> PathBuf {
     let db = dir.join("demo.vdb");
-    let out = run_ok(Command::new(argus_bin()).args(["db", "--db"]).arg(&db).args(["import", &demo("vulndb")]));
+    let out = run_ok(
+        Command::new(argus_bin())
+            .args(["db", "--db"])
+            .arg(&db)
+            .args(["import", &demo("vulndb")]),
+    );
     assert!(out.contains("15 records") && out.contains("1 KEV"), "{out}");
     db
 }
 
 fn scan(db: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(argus_bin()).args(["scan", "--db"]).arg(db).arg(demo("rootfs")).args(extra).output().unwrap()
+    Command::new(argus_bin())
+        .args(["scan", "--db"])
+        .arg(db)
+        .arg(demo("rootfs"))
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -31,7 +42,10 @@ fn demo_scan_reports_real_findings_as_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 17, "{v:#}");
-    let log4shell = findings.iter().find(|f| f["vulnerability"]["id"] == "CVE-2021-44228").expect("log4shell");
+    let log4shell = findings
+        .iter()
+        .find(|f| f["vulnerability"]["id"] == "CVE-2021-44228")
+        .expect("log4shell");
     assert_eq!(log4shell["severity"], "CRITICAL");
     assert_eq!(log4shell["score"], 10.0);
     assert_eq!(log4shell["cvssVector"], "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H");
@@ -41,9 +55,15 @@ fn demo_scan_reports_real_findings_as_json() {
     assert_eq!(log4shell["vulnerablePackages"][0]["fixedInVersion"], "2.15.0");
     assert_eq!(log4shell["vulnerability"]["aliases"][0], "GHSA-jfh8-c2jp-5v3q");
     // Two advisories (GHSA and PYSEC) for one urllib3 vulnerability are one finding.
-    let urllib3: Vec<_> = findings.iter().filter(|f| f["vulnerablePackages"][0]["name"] == "urllib3").collect();
+    let urllib3: Vec<_> = findings
+        .iter()
+        .filter(|f| f["vulnerablePackages"][0]["name"] == "urllib3")
+        .collect();
     assert_eq!(urllib3.len(), 1);
-    assert_eq!(urllib3[0]["vulnerability"]["aliases"], serde_json::json!(["GHSA-q2q7-5pp4-w6pg", "PYSEC-2021-108"]));
+    assert_eq!(
+        urllib3[0]["vulnerability"]["aliases"],
+        serde_json::json!(["GHSA-q2q7-5pp4-w6pg", "PYSEC-2021-108"])
+    );
     // The distribution advisory names the source package; both binaries built from it are hit.
     let openssl: Vec<_> = findings
         .iter()
@@ -51,12 +71,20 @@ fn demo_scan_reports_real_findings_as_json() {
         .map(|f| f["vulnerablePackages"][0]["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(openssl, ["libssl3", "openssl"]);
-    let curl = findings.iter().find(|f| f["vulnerability"]["id"] == "CVE-2024-2398").unwrap();
+    let curl = findings
+        .iter()
+        .find(|f| f["vulnerability"]["id"] == "CVE-2024-2398")
+        .unwrap();
     assert_eq!(curl["severity"], "UNTRIAGED");
     // Finding ids are stable across runs.
     let again: serde_json::Value = serde_json::from_slice(&scan(&db, &["-f", "json"]).stdout).unwrap();
     let ids = |v: &serde_json::Value| -> Vec<String> {
-        v["findings"].as_array().unwrap().iter().map(|f| f["findingId"].as_str().unwrap().to_string()).collect()
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["findingId"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(ids(&v), ids(&again));
 }
@@ -68,7 +96,8 @@ fn fail_on_severity_filter_and_ignore_file_gate_ci() {
     let out = scan(&db, &["-f", "json", "--fail-on", "CRITICAL"]);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let only_high: serde_json::Value = serde_json::from_slice(&scan(&db, &["-f", "json", "--severity", "HIGH"]).stdout).unwrap();
+    let only_high: serde_json::Value =
+        serde_json::from_slice(&scan(&db, &["-f", "json", "--severity", "HIGH"]).stdout).unwrap();
     assert_eq!(only_high["findings"].as_array().unwrap().len(), 3);
 
     let ignore = tmp.path().join("ignore.toml");
@@ -79,13 +108,28 @@ fn fail_on_severity_filter_and_ignore_file_gate_ci() {
          [[ignore]]\nid = \"CVE-2020-14343\"\nreason = \"expired acceptance\"\nexpires = 2020-01-01\n",
     )
     .unwrap();
-    let out = scan(&db, &["-f", "json", "--fail-on", "CRITICAL", "--ignore-file", ignore.to_str().unwrap()]);
+    let out = scan(
+        &db,
+        &[
+            "-f",
+            "json",
+            "--fail-on",
+            "CRITICAL",
+            "--ignore-file",
+            ignore.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "the expired entry no longer hides PyYAML");
     assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ignored"], 2);
-    let crit: Vec<_> =
-        v["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "CRITICAL").map(|f| f["vulnerability"]["id"].clone()).collect();
+    let crit: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "CRITICAL")
+        .map(|f| f["vulnerability"]["id"].clone())
+        .collect();
     assert_eq!(crit, [serde_json::json!("CVE-2020-14343")]);
 
     let out = scan(&db, &["--fail-on", "SEVERE"]);
@@ -101,16 +145,32 @@ fn sarif_and_cyclonedx_reports_are_valid() {
     let run = &sarif["runs"][0];
     assert_eq!(run["results"].as_array().unwrap().len(), 17);
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 14, "one rule per vulnerability (17 findings, three of them on two binaries)");
+    assert_eq!(
+        rules.len(),
+        14,
+        "one rule per vulnerability (17 findings, three of them on two binaries)"
+    );
     for r in run["results"].as_array().unwrap() {
         let idx = r["ruleIndex"].as_u64().unwrap() as usize;
         assert_eq!(rules[idx]["id"], r["ruleId"]);
     }
 
     let bom_path = tmp.path().join("bom.json");
-    run_ok(Command::new(argus_bin()).args(["scan", "--db"]).arg(&db).arg(demo("rootfs")).args(["-f", "cyclonedx", "-o"]).arg(&bom_path));
+    run_ok(
+        Command::new(argus_bin())
+            .args(["scan", "--db"])
+            .arg(&db)
+            .arg(demo("rootfs"))
+            .args(["-f", "cyclonedx", "-o"])
+            .arg(&bom_path),
+    );
     let bom: serde_json::Value = serde_json::from_slice(&std::fs::read(&bom_path).unwrap()).unwrap();
-    let refs: Vec<&str> = bom["components"].as_array().unwrap().iter().filter_map(|c| c["bom-ref"].as_str()).collect();
+    let refs: Vec<&str> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["bom-ref"].as_str())
+        .collect();
     for v in bom["vulnerabilities"].as_array().unwrap() {
         let r = v["affects"][0]["ref"].as_str().unwrap();
         assert!(refs.contains(&r), "vulnerability {} affects unknown ref {r}", v["id"]);

@@ -25,12 +25,21 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub fn malformed(artifact: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Malformed { artifact: artifact.into(), message: message.into() }
+        Error::Malformed {
+            artifact: artifact.into(),
+            message: message.into(),
+        }
     }
     pub fn limit(artifact: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Limit { artifact: artifact.into(), message: message.into() }
+        Error::Limit {
+            artifact: artifact.into(),
+            message: message.into(),
+        }
     }
 }

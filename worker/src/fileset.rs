@@ -117,7 +117,10 @@ impl<'e> FileSet<'e> {
     /// Starts a new layer; entries offered afterwards belong to it.
     pub fn begin_layer(&mut self, digest: impl Into<String>) -> Result<()> {
         if self.layers.len() >= self.limits.max_layers {
-            return Err(Error::limit(&self.artifact, format!("more than {} layers", self.limits.max_layers)));
+            return Err(Error::limit(
+                &self.artifact,
+                format!("more than {} layers", self.limits.max_layers),
+            ));
         }
         self.layers.push(digest.into());
         Ok(())
@@ -149,7 +152,10 @@ impl<'e> FileSet<'e> {
     pub fn count_entry(&mut self) -> Result<()> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {
-            return Err(Error::limit(&self.artifact, format!("more than {} entries", self.limits.max_entries)));
+            return Err(Error::limit(
+                &self.artifact,
+                format!("more than {} entries", self.limits.max_entries),
+            ));
         }
         Ok(())
     }
@@ -174,7 +180,10 @@ impl<'e> FileSet<'e> {
             EntryKind::File { executable } => {
                 if self.wanted(&path) {
                     if size > self.limits.max_file_bytes {
-                        self.warn(format!("{path}: {size} bytes exceeds the {} byte file limit; skipped", self.limits.max_file_bytes));
+                        self.warn(format!(
+                            "{path}: {size} bytes exceeds the {} byte file limit; skipped",
+                            self.limits.max_file_bytes
+                        ));
                         self.forget(&path, layer);
                         return Ok(());
                     }
@@ -239,7 +248,9 @@ impl<'e> FileSet<'e> {
         match data {
             Some(data) => self.keep(path, layer, data, false),
             None => {
-                self.warn(format!("{path}: hard link to {target}, which is not in the artifact; ignored"));
+                self.warn(format!(
+                    "{path}: hard link to {target}, which is not in the artifact; ignored"
+                ));
                 Ok(())
             }
         }
@@ -287,7 +298,11 @@ impl<'e> FileSet<'e> {
             Some(Kept::File(v)) if !go => v.push(version),
             Some(Kept::GoBuildInfo(v)) if go => v.push(version),
             _ => {
-                let kept = if go { Kept::GoBuildInfo(vec![version]) } else { Kept::File(vec![version]) };
+                let kept = if go {
+                    Kept::GoBuildInfo(vec![version])
+                } else {
+                    Kept::File(vec![version])
+                };
                 if let Some(old) = self.files.insert(path, kept) {
                     self.release(&old);
                 }
@@ -383,7 +398,11 @@ impl<'e> FileSet<'e> {
             };
             out.insert(path.clone(), resolved);
         }
-        FinalFiles { files: out, layers: self.layers, warnings: self.warnings }
+        FinalFiles {
+            files: out,
+            layers: self.layers,
+            warnings: self.warnings,
+        }
     }
 }
 
@@ -404,7 +423,10 @@ mod tests {
         assert_eq!(normalize("/etc//os-release").as_deref(), Some("/etc/os-release"));
         assert_eq!(normalize("../etc/passwd"), None);
         assert_eq!(normalize("a/../../b"), None);
-        assert_eq!(resolve_link("/etc/os-release", "../usr/lib/os-release").as_deref(), Some("/usr/lib/os-release"));
+        assert_eq!(
+            resolve_link("/etc/os-release", "../usr/lib/os-release").as_deref(),
+            Some("/usr/lib/os-release")
+        );
         assert_eq!(resolve_link("/etc/x", "../../../../x"), None);
     }
 }

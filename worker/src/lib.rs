@@ -14,10 +14,10 @@ pub mod matching;
 pub mod purl;
 pub mod report;
 pub mod sbom;
-pub mod version;
-pub mod vulndb;
 pub mod scan;
 pub mod score;
+pub mod version;
+pub mod vulndb;
 
 pub use error::{Error, Result};
 pub use limits::Limits;

@@ -13,7 +13,10 @@ pub const SEVERITIES: [&str; 6] = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNTRIAG
 
 /// Rank of a severity (0 = CRITICAL); unknown words rank last.
 pub fn severity_rank(s: &str) -> usize {
-    SEVERITIES.iter().position(|x| x.eq_ignore_ascii_case(s)).unwrap_or(SEVERITIES.len())
+    SEVERITIES
+        .iter()
+        .position(|x| x.eq_ignore_ascii_case(s))
+        .unwrap_or(SEVERITIES.len())
 }
 
 /// Stable id of one problem: the same (account, resource, vulnerability, package, path) is the
@@ -238,7 +241,13 @@ pub fn cyclonedx(inv: &Inventory, matches: &[Match]) -> Value {
             if let (Some(score), Some(vector)) = (m.score, &m.vector) {
                 rating["score"] = json!(score);
                 rating["vector"] = json!(vector);
-                rating["method"] = json!(if vector.starts_with("CVSS:4") { "CVSSv4" } else if vector.starts_with("CVSS:3.1") { "CVSSv31" } else { "CVSSv3" });
+                rating["method"] = json!(if vector.starts_with("CVSS:4") {
+                    "CVSSv4"
+                } else if vector.starts_with("CVSS:3.1") {
+                    "CVSSv31"
+                } else {
+                    "CVSSv3"
+                });
             }
             if rating["severity"] == "untriaged" {
                 rating["severity"] = json!("unknown");
@@ -255,7 +264,11 @@ pub fn cyclonedx(inv: &Inventory, matches: &[Match]) -> Value {
                 v["advisories"] = json!(m.urls.iter().map(|u| json!({"url": u})).collect::<Vec<_>>());
             }
             if !m.aliases.is_empty() {
-                v["references"] = json!(m.aliases.iter().map(|a| json!({"id": a, "source": {"name": "OSV"}})).collect::<Vec<_>>());
+                v["references"] = json!(m
+                    .aliases
+                    .iter()
+                    .map(|a| json!({"id": a, "source": {"name": "OSV"}}))
+                    .collect::<Vec<_>>());
             }
             v
         })

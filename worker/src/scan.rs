@@ -67,11 +67,13 @@ pub fn detect(target: &str) -> Result<TargetKind> {
         Err(e) => return Err(Error::io(path, e)),
     };
     if meta.is_dir() {
-        return Ok(if path.join("oci-layout").is_file() && path.join("index.json").is_file() {
-            TargetKind::OciLayout
-        } else {
-            TargetKind::Dir
-        });
+        return Ok(
+            if path.join("oci-layout").is_file() && path.join("index.json").is_file() {
+                TargetKind::OciLayout
+            } else {
+                TargetKind::Dir
+            },
+        );
     }
     let mut head = vec![0u8; 1024];
     let n = {
@@ -93,7 +95,11 @@ pub fn detect(target: &str) -> Result<TargetKind> {
     if head.len() >= 262 && &head[257..262] == b"ustar" {
         return Ok(TargetKind::DockerArchive);
     }
-    let trimmed = head.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &head[i..]).unwrap_or_default();
+    let trimmed = head
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &head[i..])
+        .unwrap_or_default();
     if trimmed.starts_with(b"{") {
         return Ok(TargetKind::Sbom);
     }
@@ -110,7 +116,10 @@ pub fn scan_target(target: &str, opts: &ScanOptions, progress: &dyn Progress) ->
     if kind == TargetKind::Sbom {
         let data = std::fs::read(target).map_err(|e| Error::io(target, e))?;
         if data.len() as u64 > opts.limits.max_file_bytes {
-            return Err(Error::limit(target, format!("SBOM is larger than {} bytes", opts.limits.max_file_bytes)));
+            return Err(Error::limit(
+                target,
+                format!("SBOM is larger than {} bytes", opts.limits.max_file_bytes),
+            ));
         }
         let mut inv = sbom::read(&data, target)?;
         inv.normalize();
@@ -173,28 +182,46 @@ pub fn inventory_of(target: &str, files: FinalFiles, extractors: &[Box<dyn Extra
     let go: &dyn Extractor = &gobinary::GoBinary;
     for (path, kept) in &files.files {
         let (versions, chosen): (&Vec<Version>, Vec<&dyn Extractor>) = match kept {
-            Kept::File(v) => (v, extractors.iter().filter(|e| e.wants(path)).map(|e| e.as_ref()).collect()),
+            Kept::File(v) => (
+                v,
+                extractors
+                    .iter()
+                    .filter(|e| e.wants(path))
+                    .map(|e| e.as_ref())
+                    .collect(),
+            ),
             Kept::GoBuildInfo(v) => (v, vec![go]),
             Kept::Link { .. } => continue,
         };
         let Some(last) = versions.last() else { continue };
         for ex in chosen {
-            let run = |v: &Version| ex.extract(&ExtractInput { path, data: &v.data, os: inv.os.as_ref(), limits });
+            let run = |v: &Version| {
+                ex.extract(&ExtractInput {
+                    path,
+                    data: &v.data,
+                    os: inv.os.as_ref(),
+                    limits,
+                })
+            };
             let out = match run(last) {
                 Ok(o) => o,
                 Err(e) => {
-                    inv.warnings.push(format!("{target}: {path}: {} could not be read: {e}", ex.name()));
+                    inv.warnings
+                        .push(format!("{target}: {path}: {} could not be read: {e}", ex.name()));
                     continue;
                 }
             };
-            inv.warnings.extend(out.warnings.into_iter().map(|w| format!("{target}: {path}: {w}")));
+            inv.warnings
+                .extend(out.warnings.into_iter().map(|w| format!("{target}: {path}: {w}")));
             let mut earlier: Vec<Option<HashSet<Key>>> = vec![None; versions.len() - 1];
             for mut pkg in out.packages {
                 let k = key(&pkg);
                 let mut idx = versions.len() - 1;
                 while idx > 0 {
                     let set = earlier[idx - 1].get_or_insert_with(|| {
-                        run(&versions[idx - 1]).map(|o| o.packages.iter().map(key).collect()).unwrap_or_default()
+                        run(&versions[idx - 1])
+                            .map(|o| o.packages.iter().map(key).collect())
+                            .unwrap_or_default()
                     });
                     if !set.contains(&k) {
                         break;

@@ -53,7 +53,11 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
     match args.command {
         DbCommand::Import { paths, verbose_skips } => {
             let report = import(&paths, &path).with_context(|| format!("importing into {}", path.display()))?;
-            let shown = if verbose_skips { report.warnings.len() } else { report.warnings.len().min(20) };
+            let shown = if verbose_skips {
+                report.warnings.len()
+            } else {
+                report.warnings.len().min(20)
+            };
             for w in &report.warnings[..shown] {
                 eprintln!("warning: {}: {}", w.source, w.message);
             }
@@ -61,16 +65,33 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {} more (see --verbose-skips)", report.warnings.len() - shown);
             }
             let m = &report.meta;
-            println!("{}: version {}, {} records, {} EPSS scores, {} KEV entries", path.display(), m.version, m.records, m.epss_entries, m.kev.len());
+            println!(
+                "{}: version {}, {} records, {} EPSS scores, {} KEV entries",
+                path.display(),
+                m.version,
+                m.records,
+                m.epss_entries,
+                m.kev.len()
+            );
             for (reason, n) in &m.skipped {
                 println!("skipped {n} ({reason})");
             }
         }
-        DbCommand::Update { mut ecosystems, for_target } => {
+        DbCommand::Update {
+            mut ecosystems,
+            for_target,
+        } => {
             if let Some(target) = for_target {
-                let opts = argus_worker::ScanOptions { limits: config.limits.clone(), ..Default::default() };
+                let opts = argus_worker::ScanOptions {
+                    limits: config.limits.clone(),
+                    ..Default::default()
+                };
                 let inv = argus_worker::scan_target(&target, &opts, &argus_worker::artifact::NoProgress)?;
-                ecosystems.extend(inv.packages.iter().map(|p| argus_worker::vulndb::update::osv_folder(p.ecosystem.as_str())));
+                ecosystems.extend(
+                    inv.packages
+                        .iter()
+                        .map(|p| argus_worker::vulndb::update::osv_folder(p.ecosystem.as_str())),
+                );
                 ecosystems.sort();
                 ecosystems.dedup();
                 if ecosystems.is_empty() {
@@ -83,7 +104,9 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
             let report = result?;
             for (url, fetched) in &report.fetched {
                 match fetched {
-                    argus_worker::vulndb::update::Fetched::Downloaded { bytes } => println!("downloaded {url} ({bytes} bytes)"),
+                    argus_worker::vulndb::update::Fetched::Downloaded { bytes } => {
+                        println!("downloaded {url} ({bytes} bytes)")
+                    }
                     argus_worker::vulndb::update::Fetched::NotModified => println!("not modified {url}"),
                 }
             }
@@ -91,7 +114,14 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 eprintln!("warning: {}: {}", w.source, w.message);
             }
             let m = &report.import.meta;
-            println!("{}: version {}, {} records, {} EPSS scores, {} KEV entries", path.display(), m.version, m.records, m.epss_entries, m.kev.len());
+            println!(
+                "{}: version {}, {} records, {} EPSS scores, {} KEV entries",
+                path.display(),
+                m.version,
+                m.records,
+                m.epss_entries,
+                m.kev.len()
+            );
         }
         DbCommand::Info { json } => {
             let db = VulnDb::open(&path)?;
@@ -114,8 +144,16 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 for (eco, n) in &m.per_ecosystem {
                     println!("  {eco:<20} {n}");
                 }
-                println!("epss       {} scores ({})", m.epss_entries, m.epss_date.as_deref().unwrap_or("no date"));
-                println!("kev        {} entries (catalog {})", m.kev.len(), m.kev_version.as_deref().unwrap_or("-"));
+                println!(
+                    "epss       {} scores ({})",
+                    m.epss_entries,
+                    m.epss_date.as_deref().unwrap_or("no date")
+                );
+                println!(
+                    "kev        {} entries (catalog {})",
+                    m.kev.len(),
+                    m.kev_version.as_deref().unwrap_or("-")
+                );
                 if m.git_ranges_ignored > 0 {
                     println!("git ranges {} not evaluated", m.git_ranges_ignored);
                 }

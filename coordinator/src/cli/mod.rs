@@ -14,7 +14,11 @@ mod scan;
 mod target;
 
 #[derive(Debug, Parser)]
-#[command(name = "argus", version, about = "Self-hosted vulnerability management: inventory, scan and track findings")]
+#[command(
+    name = "argus",
+    version,
+    about = "Self-hosted vulnerability management: inventory, scan and track findings"
+)]
 pub struct Cli {
     /// Configuration file (TOML); defaults apply when absent.
     #[arg(long, global = true, env = "ARGUS_CONFIG")]
@@ -44,7 +48,11 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {

@@ -46,7 +46,9 @@ pub fn run(args: SbomArgs, config: &Config) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if to_terminal { Format::Table } else { Format::Cyclonedx });
+    let format = args
+        .format
+        .unwrap_or(if to_terminal { Format::Table } else { Format::Cyclonedx });
     let rendered = render(&inventory, format)?;
     match &args.output {
         Some(path) => std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?,
@@ -82,7 +84,13 @@ pub(super) fn table(inv: &Inventory) -> String {
             let hex = layer.split_once(':').map(|(_, h)| h).unwrap_or(layer);
             path = format!("{path} ({})", &hex[..hex.len().min(12)]);
         }
-        rows.push([p.ecosystem.to_string(), p.name.clone(), p.version.clone(), p.package_manager.as_str().into(), path]);
+        rows.push([
+            p.ecosystem.to_string(),
+            p.name.clone(),
+            p.version.clone(),
+            p.package_manager.as_str().into(),
+            path,
+        ]);
     }
     let mut widths = [0usize; 5];
     for r in &rows {
@@ -93,7 +101,11 @@ pub(super) fn table(inv: &Inventory) -> String {
     let mut out = String::new();
     let os = inv.os.as_ref().map(|o| o.pretty_name.as_str()).unwrap_or("unknown OS");
     let digest = inv.artifact_digest.as_deref().unwrap_or("-");
-    out.push_str(&format!("{}  {os}  {digest}  {} packages\n\n", inv.target, inv.packages.len()));
+    out.push_str(&format!(
+        "{}  {os}  {digest}  {} packages\n\n",
+        inv.target,
+        inv.packages.len()
+    ));
     for r in &rows {
         let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();
         out.push_str(line.join("  ").trim_end());

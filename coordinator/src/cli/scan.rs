@@ -91,7 +91,10 @@ fn load_ignores(path: &Path) -> anyhow::Result<Vec<IgnoreEntry>> {
             let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
                 .with_context(|| format!("{}: expires for {} must be YYYY-MM-DD", path.display(), e.id))?;
             if date < today {
-                eprintln!("warning: ignore entry for {} expired on {date}; the finding is reported again", e.id);
+                eprintln!(
+                    "warning: ignore entry for {} expired on {date}; the finding is reported again",
+                    e.id
+                );
                 continue;
             }
         }
@@ -112,8 +115,7 @@ fn ignored(m: &Match, entries: &[IgnoreEntry]) -> Option<String> {
 
 pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let db_path = args.db.clone().unwrap_or_else(|| config.vulndb.path.clone());
-    let db = VulnDb::open(&db_path)
-        .context("opening the vulnerability database (build one with `argus db import`)")?;
+    let db = VulnDb::open(&db_path).context("opening the vulnerability database (build one with `argus db import`)")?;
     for s in args.severity.iter().chain(args.fail_on.iter()) {
         if severity_rank(s) >= SEVERITIES.len() {
             bail!("unknown severity {s:?}; use one of {}", SEVERITIES.join(", "));
@@ -156,7 +158,11 @@ pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
             .then(a.package.name.cmp(&b.package.name))
     });
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
-    let format = args.format.unwrap_or(if to_terminal { ScanFormat::Table } else { ScanFormat::Json });
+    let format = args.format.unwrap_or(if to_terminal {
+        ScanFormat::Table
+    } else {
+        ScanFormat::Json
+    });
     let rendered = match format {
         ScanFormat::Table => table(&inventory, &kept, suppressed, db.meta().version.as_str()),
         ScanFormat::Json => {
@@ -193,14 +199,24 @@ pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn table(inv: &argus_proto::Inventory, matches: &[Match], suppressed: usize, db_version: &str) -> String {
-    let mut rows: Vec<[String; 6]> =
-        vec![["SEVERITY".into(), "VULNERABILITY".into(), "PACKAGE".into(), "INSTALLED".into(), "FIXED IN".into(), "PATH".into()]];
+    let mut rows: Vec<[String; 6]> = vec![[
+        "SEVERITY".into(),
+        "VULNERABILITY".into(),
+        "PACKAGE".into(),
+        "INSTALLED".into(),
+        "FIXED IN".into(),
+        "PATH".into(),
+    ]];
     for m in matches {
         let sev = match m.score {
             Some(s) => format!("{} {s:.1}", m.severity),
             None => m.severity.clone(),
         };
-        let id = if m.exploit_available { format!("{} (KEV)", m.vulnerability_id) } else { m.vulnerability_id.clone() };
+        let id = if m.exploit_available {
+            format!("{} (KEV)", m.vulnerability_id)
+        } else {
+            m.vulnerability_id.clone()
+        };
         rows.push([
             sev,
             id,
@@ -222,15 +238,27 @@ fn table(inv: &argus_proto::Inventory, matches: &[Match], suppressed: usize, db_
             *c += 1;
         }
     }
-    let summary: Vec<String> =
-        SEVERITIES.iter().zip(counts).filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {s}")).collect();
+    let summary: Vec<String> = SEVERITIES
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     let mut out = format!(
         "{}  {} packages  {} findings ({})  db {db_version}{}\n\n",
         inv.target,
         inv.packages.len(),
         matches.len(),
-        if summary.is_empty() { "none".to_string() } else { summary.join(", ") },
-        if suppressed > 0 { format!("  {suppressed} ignored") } else { String::new() }
+        if summary.is_empty() {
+            "none".to_string()
+        } else {
+            summary.join(", ")
+        },
+        if suppressed > 0 {
+            format!("  {suppressed} ignored")
+        } else {
+            String::new()
+        }
     );
     for r in &rows {
         let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();

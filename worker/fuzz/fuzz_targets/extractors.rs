@@ -33,10 +33,19 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, body)) = data.split_first() else { return };
     let extractors = extract::all();
     let ex = &extractors[sel as usize % extractors.len()];
-    let limits = Limits { max_file_bytes: 1 << 20, max_entries: 1000, ..Limits::default() };
+    let limits = Limits {
+        max_file_bytes: 1 << 20,
+        max_entries: 1000,
+        ..Limits::default()
+    };
     let os = extract::os_release::parse(b"ID=debian\nVERSION_ID=12\n");
     for path in PATHS.iter().filter(|p| ex.wants(p)).take(1) {
-        let _ = ex.extract(&ExtractInput { path, data: body, os: os.as_ref(), limits: &limits });
+        let _ = ex.extract(&ExtractInput {
+            path,
+            data: body,
+            os: os.as_ref(),
+            limits: &limits,
+        });
     }
     let _ = extract::os_release::parse(body);
 });

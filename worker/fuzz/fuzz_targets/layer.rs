@@ -9,7 +9,11 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let extractors = extract::all();
-    let limits = Limits { max_uncompressed_bytes: 16 << 20, max_entries: 10_000, ..Limits::default() };
+    let limits = Limits {
+        max_uncompressed_bytes: 16 << 20,
+        max_entries: 10_000,
+        ..Limits::default()
+    };
     let mut files = FileSet::new("fuzz", &extractors, limits.clone());
     if files.begin_layer("sha256:0").is_err() {
         return;

@@ -8,12 +8,19 @@ use argus_worker::vulndb::VulnDb;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut f) = tempfile::NamedTempFile::new() else { return };
+    let Ok(mut f) = tempfile::NamedTempFile::new() else {
+        return;
+    };
     if f.write_all(data).is_err() {
         return;
     }
     let Ok(db) = VulnDb::open(f.path()) else { return };
-    for (eco, name) in [("npm", "lodash"), ("PyPI", "django"), ("Debian:12", "openssl"), ("", "")] {
+    for (eco, name) in [
+        ("npm", "lodash"),
+        ("PyPI", "django"),
+        ("Debian:12", "openssl"),
+        ("", ""),
+    ] {
         let _ = db.lookup(eco, name);
     }
     for n in 0..4 {

@@ -16,14 +16,21 @@ const SKIPPED_AT_ROOT: &[&str] = &["proc", "sys", "dev"];
 /// Walks `root` without following symlinks (a link is recorded and resolved inside the tree,
 /// never outside it) and offers every entry to `files`.
 pub fn read(root: &Path, files: &mut FileSet<'_>, progress: &dyn Progress) -> Result<()> {
-    let walker = WalkDir::new(root).follow_links(false).same_file_system(false).into_iter().filter_entry(|e| {
-        !(e.depth() == 1 && e.file_type().is_dir() && SKIPPED_AT_ROOT.iter().any(|s| e.file_name() == *s))
-    });
+    let walker = WalkDir::new(root)
+        .follow_links(false)
+        .same_file_system(false)
+        .into_iter()
+        .filter_entry(|e| {
+            !(e.depth() == 1 && e.file_type().is_dir() && SKIPPED_AT_ROOT.iter().any(|s| e.file_name() == *s))
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                files.warn(format!("{}: {e}", e.path().map(|p| p.display().to_string()).unwrap_or_default()));
+                files.warn(format!(
+                    "{}: {e}",
+                    e.path().map(|p| p.display().to_string()).unwrap_or_default()
+                ));
                 continue;
             }
         };
@@ -39,9 +46,17 @@ pub fn read(root: &Path, files: &mut FileSet<'_>, progress: &dyn Progress) -> Re
             files.offer(&rel, EntryKind::Dir, 0, None, &mut std::io::empty())?;
         } else if ft.is_symlink() {
             let target = std::fs::read_link(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-            files.offer(&rel, EntryKind::Symlink, 0, Some(&target.to_string_lossy()), &mut std::io::empty())?;
+            files.offer(
+                &rel,
+                EntryKind::Symlink,
+                0,
+                Some(&target.to_string_lossy()),
+                &mut std::io::empty(),
+            )?;
         } else if ft.is_file() {
-            let meta = entry.metadata().map_err(|e| Error::io(entry.path(), std::io::Error::other(e)))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| Error::io(entry.path(), std::io::Error::other(e)))?;
             let executable = meta.permissions().mode() & 0o111 != 0;
             let kind = EntryKind::File { executable };
             // Open lazily: most files are neither wanted nor executables worth probing.

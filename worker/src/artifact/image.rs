@@ -47,7 +47,11 @@ impl Platform {
         let os = it.next()?.to_string();
         let architecture = it.next()?.to_string();
         let variant = it.next().map(str::to_string);
-        Some(Platform { os, architecture, variant })
+        Some(Platform {
+            os,
+            architecture,
+            variant,
+        })
     }
 
     /// The platform this process runs on, in OCI's names.
@@ -58,7 +62,11 @@ impl Platform {
             "x86" => "386",
             other => other,
         };
-        Platform { os: "linux".into(), architecture: architecture.into(), variant: None }
+        Platform {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: None,
+        }
     }
 
     fn matches(&self, other: &Platform) -> bool {
@@ -111,15 +119,23 @@ impl ManifestDoc {
             // Attestation manifests (buildx) carry platform unknown/unknown.
             .filter(|d| d.platform.as_ref().map(|p| p.os != "unknown").unwrap_or(true))
             .collect();
-        if let Some(d) = candidates.iter().find(|d| d.platform.as_ref().is_some_and(|p| want.matches(p))) {
+        if let Some(d) = candidates
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| want.matches(p)))
+        {
             return Ok((*d).clone());
         }
         if candidates.len() == 1 {
             return Ok(candidates[0].clone());
         }
-        let offered: Vec<String> =
-            candidates.iter().filter_map(|d| d.platform.as_ref().map(|p| p.to_string())).collect();
-        Err(Error::malformed(artifact, format!("no manifest for platform {want} (image offers {})", offered.join(", "))))
+        let offered: Vec<String> = candidates
+            .iter()
+            .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+            .collect();
+        Err(Error::malformed(
+            artifact,
+            format!("no manifest for platform {want} (image offers {})", offered.join(", ")),
+        ))
     }
 }
 
@@ -147,7 +163,14 @@ impl ImageConfig {
         if self.os.is_empty() {
             return None;
         }
-        Some(Platform { os: self.os.clone(), architecture: self.architecture.clone(), variant: self.variant.clone() }.to_string())
+        Some(
+            Platform {
+                os: self.os.clone(),
+                architecture: self.architecture.clone(),
+                variant: self.variant.clone(),
+            }
+            .to_string(),
+        )
     }
 }
 
@@ -161,7 +184,10 @@ pub struct ImageFacts {
 
 fn read_capped(artifact: &str, what: &str, mut r: impl Read, cap: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    r.by_ref().take(cap + 1).read_to_end(&mut buf).map_err(|e| Error::malformed(artifact, format!("{what}: {e}")))?;
+    r.by_ref()
+        .take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::malformed(artifact, format!("{what}: {e}")))?;
     if buf.len() as u64 > cap {
         return Err(Error::limit(artifact, format!("{what} is larger than {cap} bytes")));
     }
@@ -175,7 +201,9 @@ fn sha256_of(data: &[u8]) -> String {
 
 /// Checks a digest string's shape, so that it can name a file under `blobs/` safely.
 pub fn blob_relpath(artifact: &str, digest: &str) -> Result<PathBuf> {
-    let (alg, hex) = digest.split_once(':').ok_or_else(|| Error::malformed(artifact, format!("bad digest {digest:?}")))?;
+    let (alg, hex) = digest
+        .split_once(':')
+        .ok_or_else(|| Error::malformed(artifact, format!("bad digest {digest:?}")))?;
     let ok_alg = matches!(alg, "sha256" | "sha512");
     let ok_hex = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
     if !ok_alg || !ok_hex {
@@ -194,7 +222,12 @@ pub fn read_oci_layout(
     let artifact = files.artifact().to_string();
     let limits = files.limits().clone();
     let open = |rel: &Path| File::open(root.join(rel)).map_err(|e| Error::io(root.join(rel), e));
-    let index_bytes = read_capped(&artifact, "index.json", open(Path::new("index.json"))?, limits.max_document_bytes)?;
+    let index_bytes = read_capped(
+        &artifact,
+        "index.json",
+        open(Path::new("index.json"))?,
+        limits.max_document_bytes,
+    )?;
     let mut doc = ManifestDoc::parse(&artifact, &index_bytes)?;
     let mut manifest_digest = None;
     // index.json is itself an index; it may point at another index (multi-platform image).
@@ -203,7 +236,12 @@ pub fn read_oci_layout(
             break;
         }
         let desc = doc.select(&artifact, platform)?;
-        let bytes = read_capped(&artifact, &desc.digest, open(&blob_relpath(&artifact, &desc.digest)?)?, limits.max_document_bytes)?;
+        let bytes = read_capped(
+            &artifact,
+            &desc.digest,
+            open(&blob_relpath(&artifact, &desc.digest)?)?,
+            limits.max_document_bytes,
+        )?;
         verify(&artifact, &desc.digest, &bytes)?;
         manifest_digest = Some(desc.digest.clone());
         doc = ManifestDoc::parse(&artifact, &bytes)?;
@@ -221,7 +259,10 @@ pub fn read_oci_layout(
 
 fn verify(artifact: &str, digest: &str, data: &[u8]) -> Result<()> {
     if digest.starts_with("sha256:") && sha256_of(data) != digest {
-        return Err(Error::malformed(artifact, format!("blob {digest} does not match its digest")));
+        return Err(Error::malformed(
+            artifact,
+            format!("blob {digest} does not match its digest"),
+        ));
     }
     Ok(())
 }
@@ -238,10 +279,16 @@ pub fn apply_manifest(
     progress: &dyn Progress,
 ) -> Result<ImageFacts> {
     let artifact = files.artifact().to_string();
-    let config_desc = doc.config.as_ref().ok_or_else(|| Error::malformed(&artifact, "manifest has no config"))?;
+    let config_desc = doc
+        .config
+        .as_ref()
+        .ok_or_else(|| Error::malformed(&artifact, "manifest has no config"))?;
     let layers = doc.layers.as_deref().unwrap_or_default();
     if layers.len() > limits.max_layers {
-        return Err(Error::limit(&artifact, format!("{} layers, more than {}", layers.len(), limits.max_layers)));
+        return Err(Error::limit(
+            &artifact,
+            format!("{} layers, more than {}", layers.len(), limits.max_layers),
+        ));
     }
     let (r, _) = open(&config_desc.digest)?;
     let config_bytes = read_capped(&artifact, "image config", r, limits.max_document_bytes)?;
@@ -254,9 +301,20 @@ pub fn apply_manifest(
         files.begin_layer(layer_desc.digest.clone())?;
         let (blob, _) = open(&layer_desc.digest)?;
         progress.message(&short(&layer_desc.digest));
-        layer::apply(files, blob, &layer_desc.digest, Some(&layer_desc.digest), &mut budget, progress)?;
+        layer::apply(
+            files,
+            blob,
+            &layer_desc.digest,
+            Some(&layer_desc.digest),
+            &mut budget,
+            progress,
+        )?;
     }
-    Ok(ImageFacts { manifest_digest: None, config_digest: Some(config_desc.digest.clone()), platform: config.platform() })
+    Ok(ImageFacts {
+        manifest_digest: None,
+        config_digest: Some(config_desc.digest.clone()),
+        platform: config.platform(),
+    })
 }
 
 fn short(digest: &str) -> String {
@@ -282,8 +340,9 @@ pub fn read_docker_archive(path: &Path, files: &mut FileSet<'_>, progress: &dyn 
     let members = index_tar(&artifact, &mut file, &limits)?;
     let open_member = |name: &str| -> Result<(Box<dyn Read>, u64)> {
         let name = name.trim_start_matches("./");
-        let &(offset, size) =
-            members.get(name).ok_or_else(|| Error::malformed(&artifact, format!("archive has no member {name}")))?;
+        let &(offset, size) = members
+            .get(name)
+            .ok_or_else(|| Error::malformed(&artifact, format!("archive has no member {name}")))?;
         let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
         f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
         Ok((Box::new(f.take(size)), size))
@@ -296,12 +355,18 @@ pub fn read_docker_archive(path: &Path, files: &mut FileSet<'_>, progress: &dyn 
         0 => return Err(Error::malformed(&artifact, "manifest.json lists no image")),
         1 => &entries[0],
         n => {
-            files.warn(format!("manifest.json lists {n} images; reading the first ({:?})", entries[0].repo_tags));
+            files.warn(format!(
+                "manifest.json lists {n} images; reading the first ({:?})",
+                entries[0].repo_tags
+            ));
             &entries[0]
         }
     };
     if entry.layers.len() > limits.max_layers {
-        return Err(Error::limit(&artifact, format!("{} layers, more than {}", entry.layers.len(), limits.max_layers)));
+        return Err(Error::limit(
+            &artifact,
+            format!("{} layers, more than {}", entry.layers.len(), limits.max_layers),
+        ));
     }
     let (r, _) = open_member(&entry.config)?;
     let config_bytes = read_capped(&artifact, &entry.config, r, limits.max_document_bytes)?;
@@ -327,7 +392,11 @@ pub fn read_docker_archive(path: &Path, files: &mut FileSet<'_>, progress: &dyn 
         progress.message(&format!("layer {}/{}", i + 1, entry.layers.len()));
         layer::apply(files, blob, layer_path, expected.as_deref(), &mut budget, progress)?;
     }
-    Ok(ImageFacts { manifest_digest: None, config_digest: Some(sha256_of(&config_bytes)), platform: config.platform() })
+    Ok(ImageFacts {
+        manifest_digest: None,
+        config_digest: Some(sha256_of(&config_bytes)),
+        platform: config.platform(),
+    })
 }
 
 /// Maps member names of a tar file to (data offset, size) without reading their contents.
@@ -337,13 +406,18 @@ fn index_tar(artifact: &str, file: &mut File, limits: &Limits) -> Result<HashMap
     let mut members = HashMap::new();
     for (n, entry) in archive.entries_with_seek().map_err(bad)?.enumerate() {
         if n as u64 >= limits.max_entries {
-            return Err(Error::limit(artifact, format!("archive has more than {} members", limits.max_entries)));
+            return Err(Error::limit(
+                artifact,
+                format!("archive has more than {} members", limits.max_entries),
+            ));
         }
         let entry = entry.map_err(bad)?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_string();
+        let name = String::from_utf8_lossy(&entry.path_bytes())
+            .trim_start_matches("./")
+            .to_string();
         members.insert(name, (entry.raw_file_position(), entry.size()));
     }
     Ok(members)

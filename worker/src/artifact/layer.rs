@@ -22,7 +22,12 @@ pub struct DigestReader<'p, R> {
 
 impl<'p, R: Read> DigestReader<'p, R> {
     pub fn new(inner: R, progress: &'p dyn Progress) -> Self {
-        Self { inner, hasher: Sha256::new(), bytes: 0, progress }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+            progress,
+        }
     }
 
     /// Reads what is left and returns `sha256:<hex>` of everything read.
@@ -59,7 +64,9 @@ impl<R: Read> Read for Budget<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n as u64 > *self.remaining {
-            return Err(io::Error::other("uncompressed size exceeds the configured limit (decompression bomb?)"));
+            return Err(io::Error::other(
+                "uncompressed size exceeds the configured limit (decompression bomb?)",
+            ));
         }
         *self.remaining -= n as u64;
         Ok(n)
@@ -99,12 +106,16 @@ pub fn apply(
     let mut digest_reader = DigestReader::new(blob, progress);
     {
         let mut buffered = BufReader::with_capacity(256 << 10, &mut digest_reader);
-        let head = buffered.fill_buf().map_err(|e| Error::malformed(&artifact, format!("layer {layer_name}: {e}")))?;
+        let head = buffered
+            .fill_buf()
+            .map_err(|e| Error::malformed(&artifact, format!("layer {layer_name}: {e}")))?;
         let compression = sniff(head);
         let result = match compression {
-            Compression::Gzip => {
-                read_tar(files, Budget::new(flate2::bufread::MultiGzDecoder::new(buffered), budget), layer_name)
-            }
+            Compression::Gzip => read_tar(
+                files,
+                Budget::new(flate2::bufread::MultiGzDecoder::new(buffered), budget),
+                layer_name,
+            ),
             Compression::Zstd => {
                 let dec = zstd::stream::read::Decoder::with_buffer(buffered)
                     .map_err(|e| Error::malformed(&artifact, format!("layer {layer_name}: zstd: {e}")))?;
@@ -119,7 +130,10 @@ pub fn apply(
         .map_err(|e| Error::malformed(&artifact, format!("layer {layer_name}: {e}")))?;
     if let Some(expected) = expected_digest {
         if expected.starts_with("sha256:") && digest != expected {
-            return Err(Error::malformed(&artifact, format!("layer {layer_name}: digest is {digest}, expected {expected}")));
+            return Err(Error::malformed(
+                &artifact,
+                format!("layer {layer_name}: digest is {digest}, expected {expected}"),
+            ));
         }
     }
     Ok(())
@@ -151,30 +165,46 @@ fn read_tar<R: Read>(files: &mut FileSet<'_>, reader: R, layer_name: &str) -> Re
         let ty = header.entry_type();
         let size = header.size().unwrap_or(0);
         if ty.is_hard_link() {
-            let target = entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            let target = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
             files.offer_hardlink(&path, &target)?;
             continue;
         }
         let kind = if ty.is_file() || ty == tar::EntryType::Continuous {
-            EntryKind::File { executable: header.mode().map(|m| m & 0o111 != 0).unwrap_or(false) }
+            EntryKind::File {
+                executable: header.mode().map(|m| m & 0o111 != 0).unwrap_or(false),
+            }
         } else if ty.is_dir() {
             EntryKind::Dir
         } else if ty.is_symlink() {
             EntryKind::Symlink
-        } else if ty.is_pax_global_extensions() || ty.is_pax_local_extensions() || ty.is_gnu_longname() || ty.is_gnu_longlink() {
+        } else if ty.is_pax_global_extensions()
+            || ty.is_pax_local_extensions()
+            || ty.is_gnu_longname()
+            || ty.is_gnu_longlink()
+        {
             continue;
         } else {
             EntryKind::Other
         };
         let link = if kind == EntryKind::Symlink {
-            entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
+            entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
         } else {
             None
         };
-        files.offer(&path, kind, size, link.as_deref(), &mut entry).map_err(|e| match e {
-            Error::Malformed { artifact, message } => Error::Malformed { artifact, message: format!("layer {layer_name}: {message}") },
-            other => other,
-        })?;
+        files
+            .offer(&path, kind, size, link.as_deref(), &mut entry)
+            .map_err(|e| match e {
+                Error::Malformed { artifact, message } => Error::Malformed {
+                    artifact,
+                    message: format!("layer {layer_name}: {message}"),
+                },
+                other => other,
+            })?;
     }
     Ok(())
 }

@@ -62,13 +62,23 @@ impl Reference {
         let repo_ok = !repository.is_empty()
             && repository.split('/').all(|c| {
                 !c.is_empty()
-                    && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                    && c.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             });
         if !repo_ok {
             return Err(bad("repository must be lowercase path components"));
         }
-        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_string()) } else { tag };
-        Ok(Reference { registry, repository, tag, digest })
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// The host to talk to.
@@ -89,7 +99,11 @@ impl Reference {
     pub fn is_loopback(&self) -> bool {
         let host = self.registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(&self.registry);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        host == "localhost" || host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false)
     }
 }
 
@@ -117,7 +131,10 @@ mod tests {
     #[test]
     fn docker_hub_short_names_expand_to_library() {
         let x = r("nginx");
-        assert_eq!((x.registry.as_str(), x.repository.as_str(), x.tag.as_deref()), ("docker.io", "library/nginx", Some("latest")));
+        assert_eq!(
+            (x.registry.as_str(), x.repository.as_str(), x.tag.as_deref()),
+            ("docker.io", "library/nginx", Some("latest"))
+        );
         assert_eq!(x.api_host(), "registry-1.docker.io");
         assert_eq!(r("bitnami/redis:7.2").repository, "bitnami/redis");
     }
@@ -138,7 +155,15 @@ mod tests {
 
     #[test]
     fn paths_and_garbage_are_not_references() {
-        for s in ["./image.tar", "/tmp/x", "a b", "Upper/Case", "x@sha256:123", "x:-bad", ""] {
+        for s in [
+            "./image.tar",
+            "/tmp/x",
+            "a b",
+            "Upper/Case",
+            "x@sha256:123",
+            "x:-bad",
+            "",
+        ] {
             assert!(Reference::parse(s).is_err(), "{s}");
         }
     }

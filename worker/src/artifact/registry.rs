@@ -45,7 +45,11 @@ struct Client {
 impl Client {
     fn new(reference: &Reference, opts: &RegistryOptions) -> Self {
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
-        let agent = ureq::AgentBuilder::new().timeout_connect(timeout).timeout_read(timeout).redirects(5).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(timeout)
+            .timeout_read(timeout)
+            .redirects(5)
+            .build();
         let scheme = if opts.plain_http { "http" } else { "https" };
         Self {
             agent,
@@ -58,7 +62,10 @@ impl Client {
     }
 
     fn err(&self, message: impl Into<String>) -> Error {
-        Error::Registry { registry: self.registry.clone(), message: message.into() }
+        Error::Registry {
+            registry: self.registry.clone(),
+            message: message.into(),
+        }
     }
 
     /// GET with authentication: on a 401 the challenge is answered once and the request retried.
@@ -107,26 +114,38 @@ impl Client {
     fn answer(&mut self, challenge: &str) -> Result<()> {
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         if scheme.eq_ignore_ascii_case("basic") {
-            self.auth = Some(self.basic().ok_or_else(|| self.err("registry wants Basic credentials and none are configured"))?);
+            self.auth = Some(
+                self.basic()
+                    .ok_or_else(|| self.err("registry wants Basic credentials and none are configured"))?,
+            );
             return Ok(());
         }
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(self.err(format!("unsupported authentication challenge {challenge:?}")));
         }
         let params = parse_challenge(params);
-        let get = |k: &str| params.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
         let realm = get("realm").ok_or_else(|| self.err("Bearer challenge without a realm"))?;
         let mut url = format!("{realm}?");
         if let Some(service) = get("service") {
             url.push_str(&format!("service={}&", urlencode(service)));
         }
-        let scope = get("scope").map(str::to_string).unwrap_or_else(|| format!("repository:{}:pull", self.repo));
+        let scope = get("scope")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("repository:{}:pull", self.repo));
         url.push_str(&format!("scope={}", urlencode(&scope)));
         let mut req = self.agent.get(&url);
         if let Some(b) = self.basic() {
             req = req.set("Authorization", &b);
         }
-        let resp = req.call().map_err(|e| self.err(format!("token request to {realm}: {e}")))?;
+        let resp = req
+            .call()
+            .map_err(|e| self.err(format!("token request to {realm}: {e}")))?;
         let mut body = Vec::new();
         resp.into_reader()
             .take(1 << 20)
@@ -162,7 +181,9 @@ fn parse_challenge(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else { break };
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
         let key = key.trim().trim_start_matches(',').trim().to_string();
         let after = after.trim_start();
         let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
@@ -254,10 +275,11 @@ mod tests {
 
     #[test]
     fn bearer_challenge_parameters_are_parsed() {
-        let p = parse_challenge(r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#);
+        let p = parse_challenge(
+            r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#,
+        );
         assert_eq!(p[0], ("realm".into(), "https://auth.docker.io/token".into()));
         assert_eq!(p[1], ("service".into(), "registry.docker.io".into()));
         assert_eq!(p[2], ("scope".into(), "repository:library/nginx:pull".into()));
     }
-
 }

@@ -17,7 +17,10 @@ pub fn read(path: &Path, files: &mut FileSet<'_>, progress: &dyn Progress) -> Re
     progress.set_total(file.metadata().map(|m| m.len()).unwrap_or(0));
     let mut archive = zip::ZipArchive::new(file).map_err(|e| Error::malformed(&artifact, format!("zip: {e}")))?;
     if archive.len() as u64 > limits.max_entries {
-        return Err(Error::limit(&artifact, format!("{} entries, more than {}", archive.len(), limits.max_entries)));
+        return Err(Error::limit(
+            &artifact,
+            format!("{} entries, more than {}", archive.len(), limits.max_entries),
+        ));
     }
     let mut budget = limits.max_uncompressed_bytes;
     for i in 0..archive.len() {
@@ -37,11 +40,17 @@ pub fn read(path: &Path, files: &mut FileSet<'_>, progress: &dyn Progress) -> Re
         let size = entry.size();
         let ratio = size / entry.compressed_size().max(1);
         if ratio > limits.max_compression_ratio && size > (1 << 20) {
-            files.warn(format!("{name}: compression ratio {ratio}:1 exceeds {}:1; skipped", limits.max_compression_ratio));
+            files.warn(format!(
+                "{name}: compression ratio {ratio}:1 exceeds {}:1; skipped",
+                limits.max_compression_ratio
+            ));
             continue;
         }
         if size > budget {
-            return Err(Error::limit(&artifact, format!("{name}: uncompressed size exceeds the configured limit")));
+            return Err(Error::limit(
+                &artifact,
+                format!("{name}: uncompressed size exceeds the configured limit"),
+            ));
         }
         budget -= size;
         let mode = entry.unix_mode();

@@ -776,7 +776,10 @@ mod tests {
     fn real_go_build(dir: &std::path::Path, files: &[(&str, &str)]) -> Option<(Vec<u8>, String)> {
         use std::process::Command;
         // The test command installs golang-go; a missing toolchain is a failure, not a skip.
-        let go_version = Command::new("go").args(["env", "GOVERSION"]).output().expect("go toolchain (golang-go) installed");
+        let go_version = Command::new("go")
+            .args(["env", "GOVERSION"])
+            .output()
+            .expect("go toolchain (golang-go) installed");
         assert!(go_version.status.success(), "go env GOVERSION failed");
         let go_version = String::from_utf8(go_version.stdout).ok()?.trim().to_string();
         for (name, text) in files {

@@ -109,6 +109,11 @@ pub(crate) mod testutil {
     /// Runs `ex` on `data` at `path` with default limits and no detected OS.
     pub fn run(ex: &dyn Extractor, path: &str, data: &str) -> ExtractResult {
         let limits = Limits::default();
-        ex.extract(&ExtractInput { path, data: data.as_bytes(), os: None, limits: &limits })
+        ex.extract(&ExtractInput {
+            path,
+            data: data.as_bytes(),
+            os: None,
+            limits: &limits,
+        })
     }
 }

@@ -2,7 +2,6 @@
 //! AlmaLinux and Rocky Linux 9, Amazon Linux 2023). Each row of its `Packages` table is one
 //! package header: the header structure of an RPM file without the leading magic.
 
-
 use argus_proto::{Distro, Package, PackageManager};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -115,8 +114,9 @@ fn open_in_memory(data: &[u8]) -> Result<Connection, ExtractError> {
         (Some(&a), Some(&b)) => [a, b],
         _ => return Err(ExtractError::new("not an SQLite database")),
     };
-    let mut conn = Connection::open_in_memory_with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| ExtractError::new(format!("cannot open an in-memory database: {e}")))?;
+    let mut conn =
+        Connection::open_in_memory_with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| ExtractError::new(format!("cannot open an in-memory database: {e}")))?;
     let len = data.len();
     // SAFETY: the buffer comes from sqlite3_malloc64, as OwnedData requires; exactly `len`
     // bytes are written into it; ownership passes to SQLite, which frees it when `conn` closes.

@@ -177,10 +177,16 @@ fn in_range(s: Scheme, events: &[Event], v: &str) -> Result<bool, VersionError> 
 fn lowest_fix(scheme: Scheme, affected: &AffectedPackage, v: &str) -> Result<Option<String>, VersionError> {
     let mut best: Option<&str> = None;
     for range in &affected.ranges {
-        let s = if range.kind == RangeKind::Semver { Scheme::Semver } else { scheme };
+        let s = if range.kind == RangeKind::Semver {
+            Scheme::Semver
+        } else {
+            scheme
+        };
         for e in &range.events {
             if let Event::Fixed(x) = e {
-                if s.compare(x, v)? == Ordering::Greater && best.map_or(Ok(true), |b| s.compare(x, b).map(|o| o == Ordering::Less))? {
+                if s.compare(x, v)? == Ordering::Greater
+                    && best.map_or(Ok(true), |b| s.compare(x, b).map(|o| o == Ordering::Less))?
+                {
                     best = Some(x);
                 }
             }
@@ -199,13 +205,19 @@ fn score_of(
     affected: &[&AffectedPackage],
     cache: &mut ScoreCache,
 ) -> (String, SeveritySource, Option<f64>, Option<String>) {
-    let vectors = affected.iter().flat_map(|a| a.severity.iter()).chain(advisories.iter().flat_map(|a| a.severity.iter()));
+    let vectors = affected
+        .iter()
+        .flat_map(|a| a.severity.iter())
+        .chain(advisories.iter().flat_map(|a| a.severity.iter()));
     let mut best: Option<cvss::CvssScore> = None;
     for sev in vectors {
         if !matches!(sev.kind.as_str(), "CVSS_V3" | "CVSS_V4") {
             continue;
         }
-        let scored = cache.entry(sev.score.clone()).or_insert_with(|| cvss::base_score(&sev.score).ok()).clone();
+        let scored = cache
+            .entry(sev.score.clone())
+            .or_insert_with(|| cvss::base_score(&sev.score).ok())
+            .clone();
         if let Some(s) = scored {
             let prefer = match &best {
                 None => true,
@@ -217,7 +229,12 @@ fn score_of(
         }
     }
     if let Some(s) = best {
-        return (s.severity.as_str().to_string(), SeveritySource::Cvss, Some(s.score), Some(s.vector));
+        return (
+            s.severity.as_str().to_string(),
+            SeveritySource::Cvss,
+            Some(s.score),
+            Some(s.vector),
+        );
     }
     for a in advisories {
         if let Some(label) = &a.severity_label {
@@ -271,27 +288,49 @@ pub fn match_inventory(db: &VulnDb, inv: &Inventory) -> Result<MatchReport, Vuln
         for (i, adv) in advisories.iter().enumerate() {
             // The index found this advisory by the key, so a single affected entry is this one.
             let single = adv.affected.len() == 1;
-            for aff in adv.affected.iter().filter(|a| single || crate::vulndb::index_key(&a.ecosystem, &a.name) == key) {
+            for aff in adv
+                .affected
+                .iter()
+                .filter(|a| single || crate::vulndb::index_key(&a.ecosystem, &a.name) == key)
+            {
                 match affects(scheme, aff, version) {
                     Ok((true, fix)) => hits.push((i, aff, fix)),
                     Ok((false, _)) => {}
-                    Err(e) => report.warnings.push(format!("{} {} ({}): {}: {e}", pkg.name, pkg.version, pkg.file_path, adv.id)),
+                    Err(e) => report.warnings.push(format!(
+                        "{} {} ({}): {}: {e}",
+                        pkg.name, pkg.version, pkg.file_path, adv.id
+                    )),
                 }
             }
         }
         for group in group_by_alias(&advisories, &hits) {
-            report.matches.push(build_match(db, pkg, scheme, &advisories, &hits, &group, &mut scores));
+            report
+                .matches
+                .push(build_match(db, pkg, scheme, &advisories, &hits, &group, &mut scores));
         }
     }
     report.matches.sort_by(|a, b| {
-        (&a.package.ecosystem, &a.package.name, &a.package.file_path, &a.vulnerability_id)
-            .cmp(&(&b.package.ecosystem, &b.package.name, &b.package.file_path, &b.vulnerability_id))
+        (
+            &a.package.ecosystem,
+            &a.package.name,
+            &a.package.file_path,
+            &a.vulnerability_id,
+        )
+            .cmp(&(
+                &b.package.ecosystem,
+                &b.package.name,
+                &b.package.file_path,
+                &b.vulnerability_id,
+            ))
     });
     Ok(report)
 }
 
 /// Groups hits whose advisories share an id or alias (CVE ↔ GHSA ↔ distribution ids).
-fn group_by_alias(advisories: &[std::rc::Rc<Advisory>], hits: &[(usize, &AffectedPackage, Option<String>)]) -> Vec<Vec<usize>> {
+fn group_by_alias(
+    advisories: &[std::rc::Rc<Advisory>],
+    hits: &[(usize, &AffectedPackage, Option<String>)],
+) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..hits.len()).collect();
     fn find(p: &mut [usize], x: usize) -> usize {
         let mut r = x;
@@ -341,7 +380,11 @@ fn build_match(
     }
     ids.sort();
     ids.dedup();
-    let preferred = ids.iter().find(|i| i.starts_with("CVE-")).cloned().unwrap_or_else(|| ids[0].clone());
+    let preferred = ids
+        .iter()
+        .find(|i| i.starts_with("CVE-"))
+        .cloned()
+        .unwrap_or_else(|| ids[0].clone());
     let aliases: Vec<String> = ids.iter().filter(|i| **i != preferred).cloned().collect();
     let advs: Vec<&Advisory> = group.iter().map(|&h| advisories[hits[h].0].as_ref()).collect();
     let affs: Vec<&AffectedPackage> = group.iter().map(|&h| hits[h].1).collect();
@@ -364,11 +407,17 @@ fn build_match(
         Some(s) => format!("{preferred} - {s}"),
         None => format!("{preferred} - {}", pkg.name),
     };
-    let mut urls: Vec<String> = advs.iter().flat_map(|a| a.references.iter().map(|r| r.url.clone())).collect();
+    let mut urls: Vec<String> = advs
+        .iter()
+        .flat_map(|a| a.references.iter().map(|r| r.url.clone()))
+        .collect();
     urls.sort();
     urls.dedup();
     let cve_ids: Vec<&String> = ids.iter().filter(|i| i.starts_with("CVE-")).collect();
-    let epss: Option<Epss> = cve_ids.iter().filter_map(|c| db.epss(c)).max_by(|a, b| a.score.total_cmp(&b.score));
+    let epss: Option<Epss> = cve_ids
+        .iter()
+        .filter_map(|c| db.epss(c))
+        .max_by(|a, b| a.score.total_cmp(&b.score));
     let kev: Option<&KevEntry> = cve_ids.iter().find_map(|c| db.kev(c));
     let remediation = match &fixed {
         Some(f) => format!("Upgrade {} from {} to {f} or later.", pkg.name, pkg.version),
@@ -378,7 +427,11 @@ fn build_match(
         vulnerability_id: preferred,
         aliases,
         package: pkg.clone(),
-        fix_available: if fixed.is_some() { FixAvailable::Yes } else { FixAvailable::No },
+        fix_available: if fixed.is_some() {
+            FixAvailable::Yes
+        } else {
+            FixAvailable::No
+        },
         fixed_in_version: fixed,
         severity,
         severity_source,

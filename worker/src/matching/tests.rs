@@ -26,7 +26,13 @@ fn aff(eco: &str, name: &str, ranges: Vec<Vec<Event>>, versions: &[&str]) -> Aff
     AffectedPackage {
         ecosystem: eco.into(),
         name: name.into(),
-        ranges: ranges.into_iter().map(|events| Range { kind: RangeKind::Ecosystem, events }).collect(),
+        ranges: ranges
+            .into_iter()
+            .map(|events| Range {
+                kind: RangeKind::Ecosystem,
+                events,
+            })
+            .collect(),
         versions: versions.iter().map(|s| s.to_string()).collect(),
         git_ranges: 0,
         severity: vec![],
@@ -43,7 +49,11 @@ fn introduced_and_fixed_bound_a_half_open_interval() {
     assert_eq!(check(Scheme::Semver, &a, "1.1.9"), (false, None));
     assert_eq!(check(Scheme::Semver, &a, "1.2.0"), (true, Some("1.4.0".into())));
     assert_eq!(check(Scheme::Semver, &a, "1.3.9-rc.1"), (true, Some("1.4.0".into())));
-    assert_eq!(check(Scheme::Semver, &a, "1.4.0-rc.1"), (true, Some("1.4.0".into())), "a prerelease of the fix is not the fix");
+    assert_eq!(
+        check(Scheme::Semver, &a, "1.4.0-rc.1"),
+        (true, Some("1.4.0".into())),
+        "a prerelease of the fix is not the fix"
+    );
     assert_eq!(check(Scheme::Semver, &a, "1.4.0"), (false, None));
 }
 
@@ -66,16 +76,33 @@ fn several_and_unsorted_ranges_and_reintroductions() {
         "Debian:12",
         "openssl",
         vec![
-            ev(&[("f", "3.0.2-1"), ("i", "0"), ("i", "3.0.9-1"), ("f", "3.0.11-1~deb12u2")]),
+            ev(&[
+                ("f", "3.0.2-1"),
+                ("i", "0"),
+                ("i", "3.0.9-1"),
+                ("f", "3.0.11-1~deb12u2"),
+            ]),
             ev(&[("i", "3.0.10-1"), ("f", "3.0.13-1~deb12u1")]),
         ],
         &[],
     );
     assert_eq!(check(Scheme::Dpkg, &a, "3.0.1-1"), (true, Some("3.0.2-1".into())));
     assert_eq!(check(Scheme::Dpkg, &a, "3.0.5-1"), (false, None));
-    assert_eq!(check(Scheme::Dpkg, &a, "3.0.9-1"), (true, Some("3.0.11-1~deb12u2".into())), "lowest fix above");
-    assert_eq!(check(Scheme::Dpkg, &a, "3.0.11-1~deb12u2"), (true, Some("3.0.13-1~deb12u1".into())), "second range");
-    assert_eq!(check(Scheme::Dpkg, &a, "3.0.11-1~deb12u1"), (true, Some("3.0.11-1~deb12u2".into())), "~ sorts before");
+    assert_eq!(
+        check(Scheme::Dpkg, &a, "3.0.9-1"),
+        (true, Some("3.0.11-1~deb12u2".into())),
+        "lowest fix above"
+    );
+    assert_eq!(
+        check(Scheme::Dpkg, &a, "3.0.11-1~deb12u2"),
+        (true, Some("3.0.13-1~deb12u1".into())),
+        "second range"
+    );
+    assert_eq!(
+        check(Scheme::Dpkg, &a, "3.0.11-1~deb12u1"),
+        (true, Some("3.0.11-1~deb12u2".into())),
+        "~ sorts before"
+    );
     assert_eq!(check(Scheme::Dpkg, &a, "3.0.13-1~deb12u1"), (false, None));
 }
 
@@ -87,7 +114,10 @@ fn explicit_versions_match_exactly_without_ranges() {
     let b = aff(
         "Maven",
         "org.apache.logging.log4j:log4j-core",
-        vec![ev(&[("i", "2.0-beta9"), ("f", "2.3.1")]), ev(&[("i", "2.13.0"), ("f", "2.15.0")])],
+        vec![
+            ev(&[("i", "2.0-beta9"), ("f", "2.3.1")]),
+            ev(&[("i", "2.13.0"), ("f", "2.15.0")]),
+        ],
         &[],
     );
     assert_eq!(check(Scheme::Maven, &b, "2.14.1"), (true, Some("2.15.0".into())));
@@ -124,7 +154,10 @@ fn advisory(id: &str, aliases: &[&str], a: AffectedPackage, vector: Option<&str>
     let severity = vector
         .map(|v| {
             let kind = if v.starts_with("CVSS:4") { "CVSS_V4" } else { "CVSS_V3" };
-            vec![OsvSeverity { kind: kind.into(), score: v.into() }]
+            vec![OsvSeverity {
+                kind: kind.into(),
+                score: v.into(),
+            }]
         })
         .unwrap_or_default();
     Advisory {
@@ -147,9 +180,19 @@ fn db_of(dir: &std::path::Path, advisories: &[Advisory]) -> VulnDb {
     for a in advisories {
         b.add(a).unwrap();
     }
-    b.set_epss(vec![(crate::vulndb::store::cve_key("CVE-2021-44906").unwrap(), 0.5, 0.9)], None);
+    b.set_epss(
+        vec![(crate::vulndb::store::cve_key("CVE-2021-44906").unwrap(), 0.5, 0.9)],
+        None,
+    );
     let mut kev = BTreeMap::new();
-    kev.insert("CVE-2021-44906".to_string(), KevEntry { date_added: "2022-01-01".into(), due_date: None, ransomware: None });
+    kev.insert(
+        "CVE-2021-44906".to_string(),
+        KevEntry {
+            date_added: "2022-01-01".into(),
+            due_date: None,
+            ransomware: None,
+        },
+    );
     b.set_kev(kev, None);
     b.finish().unwrap();
     VulnDb::open(&path).unwrap()
@@ -163,7 +206,13 @@ fn aliases_group_into_one_finding_named_by_its_cve_with_scores_epss_and_kev() {
     let db = db_of(
         tmp.path(),
         &[
-            advisory("GHSA-xvch-5gv4-984h", &["CVE-2021-44906"], range(), Some(critical), Some("CRITICAL")),
+            advisory(
+                "GHSA-xvch-5gv4-984h",
+                &["CVE-2021-44906"],
+                range(),
+                Some(critical),
+                Some("CRITICAL"),
+            ),
             advisory(
                 "OSV-EXTRA-1",
                 &["GHSA-xvch-5gv4-984h"],
@@ -179,19 +228,47 @@ fn aliases_group_into_one_finding_named_by_its_cve_with_scores_epss_and_kev() {
     inv.packages.push(pkg("npm", "minimist", "1.2.5", PackageManager::Npm));
     let r = match_inventory(&db, &inv).unwrap();
     assert_eq!(r.matches.len(), 3, "{:#?}", r.matches);
-    let m = r.matches.iter().find(|m| m.vulnerability_id == "CVE-2021-44906").expect("grouped under the CVE");
-    assert_eq!(m.aliases, vec!["GHSA-xvch-5gv4-984h".to_string(), "OSV-EXTRA-1".to_string()]);
-    assert_eq!(m.fixed_in_version.as_deref(), Some("1.2.6"), "the lowest fix among grouped advisories");
+    let m = r
+        .matches
+        .iter()
+        .find(|m| m.vulnerability_id == "CVE-2021-44906")
+        .expect("grouped under the CVE");
+    assert_eq!(
+        m.aliases,
+        vec!["GHSA-xvch-5gv4-984h".to_string(), "OSV-EXTRA-1".to_string()]
+    );
+    assert_eq!(
+        m.fixed_in_version.as_deref(),
+        Some("1.2.6"),
+        "the lowest fix among grouped advisories"
+    );
     assert_eq!(m.fix_available, FixAvailable::Yes);
-    assert_eq!((m.severity.as_str(), m.score, m.severity_source), ("CRITICAL", Some(9.8), SeveritySource::Cvss));
+    assert_eq!(
+        (m.severity.as_str(), m.score, m.severity_source),
+        ("CRITICAL", Some(9.8), SeveritySource::Cvss)
+    );
     assert_eq!(m.epss, Some(0.5));
     assert!(m.exploit_available);
     assert_eq!(m.kev_date_added.as_deref(), Some("2022-01-01"));
     assert!(m.remediation.contains("1.2.6"));
-    let label = r.matches.iter().find(|m| m.vulnerability_id == "GHSA-label-only").unwrap();
-    assert_eq!((label.severity.as_str(), label.severity_source, label.score), ("MEDIUM", SeveritySource::RecordLabel, None));
-    let none = r.matches.iter().find(|m| m.vulnerability_id == "GHSA-nothing-at-all").unwrap();
-    assert_eq!((none.severity.as_str(), none.severity_source), ("UNTRIAGED", SeveritySource::None));
+    let label = r
+        .matches
+        .iter()
+        .find(|m| m.vulnerability_id == "GHSA-label-only")
+        .unwrap();
+    assert_eq!(
+        (label.severity.as_str(), label.severity_source, label.score),
+        ("MEDIUM", SeveritySource::RecordLabel, None)
+    );
+    let none = r
+        .matches
+        .iter()
+        .find(|m| m.vulnerability_id == "GHSA-nothing-at-all")
+        .unwrap();
+    assert_eq!(
+        (none.severity.as_str(), none.severity_source),
+        ("UNTRIAGED", SeveritySource::None)
+    );
 }
 
 #[test]
@@ -203,11 +280,22 @@ fn distribution_packages_match_on_source_package_and_release_only() {
             advisory(
                 "DEBIAN-CVE-2023-5678",
                 &["CVE-2023-5678"],
-                aff("Debian:12", "openssl", vec![ev(&[("i", "0"), ("f", "3.0.13-1~deb12u1")])], &[]),
+                aff(
+                    "Debian:12",
+                    "openssl",
+                    vec![ev(&[("i", "0"), ("f", "3.0.13-1~deb12u1")])],
+                    &[],
+                ),
                 None,
                 None,
             ),
-            advisory("DEBIAN-CVE-2099-1", &[], aff("Debian:11", "openssl", vec![ev(&[("i", "0")])], &[]), None, None),
+            advisory(
+                "DEBIAN-CVE-2099-1",
+                &[],
+                aff("Debian:11", "openssl", vec![ev(&[("i", "0")])], &[]),
+                None,
+                None,
+            ),
         ],
     );
     let mut libssl = pkg("Debian:12", "libssl3", "3.0.11-1~deb12u2", PackageManager::Dpkg);
@@ -217,7 +305,8 @@ fn distribution_packages_match_on_source_package_and_release_only() {
     let mut inv = Inventory::new("t");
     inv.packages.push(libssl);
     inv.packages.push(on_11);
-    inv.packages.push(pkg("Debian:12", "openssl-unrelated", "1", PackageManager::Dpkg));
+    inv.packages
+        .push(pkg("Debian:12", "openssl-unrelated", "1", PackageManager::Dpkg));
     let r = match_inventory(&db, &inv).unwrap();
     assert_eq!(r.matches.len(), 1, "{:#?}", r.matches);
     assert_eq!(r.matches[0].package.name, "libssl3");
@@ -230,10 +319,17 @@ fn unparsable_installed_versions_are_reported_and_unknown_ecosystems_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let db = db_of(
         tmp.path(),
-        &[advisory("PYSEC-1", &[], aff("PyPI", "django", vec![ev(&[("i", "0"), ("f", "3.2.1")])], &[]), None, None)],
+        &[advisory(
+            "PYSEC-1",
+            &[],
+            aff("PyPI", "django", vec![ev(&[("i", "0"), ("f", "3.2.1")])], &[]),
+            None,
+            None,
+        )],
     );
     let mut inv = Inventory::new("t");
-    inv.packages.push(pkg("PyPI", "Django", "3.2.0+weird!!", PackageManager::Pip));
+    inv.packages
+        .push(pkg("PyPI", "Django", "3.2.0+weird!!", PackageManager::Pip));
     inv.packages.push(pkg("Hackage", "text", "1.0", PackageManager::Sbom));
     let r = match_inventory(&db, &inv).unwrap();
     assert!(r.matches.is_empty());

@@ -65,7 +65,11 @@ pub fn read(data: &[u8], target: &str) -> Result<Inventory> {
     };
     // SBOM tools write Go module versions as Go does (`v1.2.3`); OSV's Go ecosystem, and the
     // Go extractors, use them without the `v`.
-    for p in inv.packages.iter_mut().filter(|p| p.ecosystem == argus_proto::Ecosystem::go()) {
+    for p in inv
+        .packages
+        .iter_mut()
+        .filter(|p| p.ecosystem == argus_proto::Ecosystem::go())
+    {
         if p.version.starts_with('v') && p.version[1..].starts_with(|c: char| c.is_ascii_digit()) {
             p.version.remove(0);
         }

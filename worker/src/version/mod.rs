@@ -27,7 +27,11 @@ pub struct VersionError {
 
 impl VersionError {
     pub fn new(scheme: &'static str, version: &str, reason: impl Into<String>) -> Self {
-        VersionError { scheme, version: version.to_string(), reason: reason.into() }
+        VersionError {
+            scheme,
+            version: version.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 

@@ -50,7 +50,14 @@ pub fn import(inputs: &[impl AsRef<Path>], dest: &Path) -> Result<ImportReport, 
     for input in inputs {
         imp.input(input.as_ref())?;
     }
-    let Importer { mut builder, warnings, epss, epss_date, kev, kev_version } = imp;
+    let Importer {
+        mut builder,
+        warnings,
+        epss,
+        epss_date,
+        kev,
+        kev_version,
+    } = imp;
     builder.set_epss(epss, epss_date);
     builder.set_kev(kev, kev_version);
     let meta = builder.finish()?;
@@ -59,7 +66,10 @@ pub fn import(inputs: &[impl AsRef<Path>], dest: &Path) -> Result<ImportReport, 
 
 fn read_capped(mut r: impl Read, cap: u64, what: &str) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
-    r.by_ref().take(cap + 1).read_to_end(&mut buf).map_err(|e| format!("{what}: {e}"))?;
+    r.by_ref()
+        .take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("{what}: {e}"))?;
     if buf.len() as u64 > cap {
         return Err(format!("{what}: larger than {cap} bytes"));
     }
@@ -68,7 +78,10 @@ fn read_capped(mut r: impl Read, cap: u64, what: &str) -> Result<Vec<u8>, String
 
 impl Importer {
     fn warn(&mut self, source: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(ImportWarning { source: source.into(), message: message.into() });
+        self.warnings.push(ImportWarning {
+            source: source.into(),
+            message: message.into(),
+        });
     }
 
     fn input(&mut self, path: &Path) -> Result<(), VulnDbError> {
@@ -83,8 +96,16 @@ impl Importer {
                 .collect();
             entries.sort();
             for p in entries {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
-                if name.ends_with(".json") || name.ends_with(".zip") || name.ends_with(".csv") || name.ends_with(".csv.gz") {
+                let name = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if name.ends_with(".json")
+                    || name.ends_with(".zip")
+                    || name.ends_with(".csv")
+                    || name.ends_with(".csv.gz")
+                {
                     self.file(&p)?;
                 }
             }
@@ -167,7 +188,11 @@ impl Importer {
 
     /// One JSON or CSV document: an OSV record, an array of them, the KEV catalog, or EPSS.
     fn document(&mut self, source: &str, data: &[u8]) -> Result<(), VulnDbError> {
-        let trimmed = data.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &data[i..]).unwrap_or_default();
+        let trimmed = data
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map(|i| &data[i..])
+            .unwrap_or_default();
         if !(trimmed.starts_with(b"{") || trimmed.starts_with(b"[")) {
             if trimmed.starts_with(b"#model_version") || trimmed.starts_with(b"cve,") {
                 self.epss_csv(source, data);
@@ -200,7 +225,11 @@ impl Importer {
     }
 
     fn record(&mut self, source: &str, value: serde_json::Value) -> Result<(), VulnDbError> {
-        let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("<no id>").to_string();
+        let id = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or("<no id>")
+            .to_string();
         let record: OsvRecord = match serde_json::from_value(value) {
             Ok(r) => r,
             Err(e) => {
@@ -275,7 +304,11 @@ impl Importer {
                     let s = |k: &str| item.get(k).and_then(|v| v.as_str()).map(str::to_string);
                     self.kev.insert(
                         cve.to_string(),
-                        KevEntry { date_added: added.to_string(), due_date: s("dueDate"), ransomware: s("knownRansomwareCampaignUse") },
+                        KevEntry {
+                            date_added: added.to_string(),
+                            due_date: s("dueDate"),
+                            ransomware: s("knownRansomwareCampaignUse"),
+                        },
                     );
                 }
                 _ => bad += 1,

@@ -22,7 +22,10 @@ pub enum VulnDbError {
 
 impl VulnDbError {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        VulnDbError::Io { path: path.as_ref().to_path_buf(), source }
+        VulnDbError::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 }
 

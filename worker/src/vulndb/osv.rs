@@ -191,9 +191,13 @@ impl OsvRecord {
                 let mut events = Vec::with_capacity(r.events.len());
                 for (k, e) in r.events.into_iter().enumerate() {
                     if e.len() != 1 {
-                        return bad(format!("affected[{i}].ranges[{j}].events[{k}]: must have exactly one key"));
+                        return bad(format!(
+                            "affected[{i}].ranges[{j}].events[{k}]: must have exactly one key"
+                        ));
                     }
-                    let Some((key, value)) = e.into_iter().next() else { continue };
+                    let Some((key, value)) = e.into_iter().next() else {
+                        continue;
+                    };
                     let Some(value) = value.as_str().map(str::to_string) else {
                         return bad(format!("affected[{i}].ranges[{j}].events[{k}]: {key} must be a string"));
                     };
@@ -202,7 +206,11 @@ impl OsvRecord {
                         "fixed" => Event::Fixed(value),
                         "last_affected" => Event::LastAffected(value),
                         "limit" => Event::Limit(value),
-                        other => return bad(format!("affected[{i}].ranges[{j}].events[{k}]: unknown event {other:?}")),
+                        other => {
+                            return bad(format!(
+                                "affected[{i}].ranges[{j}].events[{k}]: unknown event {other:?}"
+                            ))
+                        }
                     });
                 }
                 if !events.iter().any(|e| matches!(e, Event::Introduced(_))) {

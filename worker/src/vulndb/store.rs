@@ -103,7 +103,10 @@ pub struct Builder {
 
 impl Builder {
     pub fn new(dest: &Path) -> Result<Builder, VulnDbError> {
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| VulnDbError::io(dir, e))?;
         let tmp = dir.join(format!(
             ".{}.building-{}",
@@ -112,7 +115,8 @@ impl Builder {
         ));
         let file = File::create(&tmp).map_err(|e| VulnDbError::io(&tmp, e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(&[0u8; HEADER_LEN as usize]).map_err(|e| VulnDbError::io(&tmp, e))?;
+        out.write_all(&[0u8; HEADER_LEN as usize])
+            .map_err(|e| VulnDbError::io(&tmp, e))?;
         Ok(Builder {
             dest: dest.to_path_buf(),
             tmp,
@@ -140,13 +144,15 @@ impl Builder {
             }
         }
         let json = serde_json::to_vec(adv).map_err(|e| VulnDbError::Invalid(format!("{}: {e}", adv.id)))?;
-        let len = u32::try_from(json.len()).map_err(|_| VulnDbError::Invalid(format!("{}: record too large", adv.id)))?;
+        let len =
+            u32::try_from(json.len()).map_err(|_| VulnDbError::Invalid(format!("{}: record too large", adv.id)))?;
         self.out.write_all(&json).map_err(|e| VulnDbError::io(&self.tmp, e))?;
         let mut keys: Vec<String> = adv.affected.iter().map(|a| index_key(&a.ecosystem, &a.name)).collect();
         keys.sort();
         keys.dedup();
         self.git_ranges += adv.affected.iter().map(|a| u64::from(a.git_ranges)).sum::<u64>();
-        self.records.insert(adv.id.clone(), (self.pos, len, keys, adv.modified.clone()));
+        self.records
+            .insert(adv.id.clone(), (self.pos, len, keys, adv.modified.clone()));
         self.pos += u64::from(len);
         Ok(())
     }
@@ -306,13 +312,18 @@ impl VulnDb {
         // SAFETY: the file is never modified in place: builds write a new file and rename it
         // over this one, so the mapping stays valid for as long as it lives.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| VulnDbError::io(path, e))?;
-        let bad = |m: &str| VulnDbError::Corrupt { path: path.to_path_buf(), message: m.to_string() };
+        let bad = |m: &str| VulnDbError::Corrupt {
+            path: path.to_path_buf(),
+            message: m.to_string(),
+        };
         if map.len() < HEADER_LEN as usize || &map[..8] != MAGIC {
             return Err(bad("not an argus vulnerability database"));
         }
         let format = u32::from_le_bytes(map[8..12].try_into().map_err(|_| bad("header"))?);
         if format != FORMAT_VERSION {
-            return Err(bad(&format!("format {format}, this argus reads {FORMAT_VERSION}; rebuild with `argus db import`")));
+            return Err(bad(&format!(
+                "format {format}, this argus reads {FORMAT_VERSION}; rebuild with `argus db import`"
+            )));
         }
         let mut sections = [(0usize, 0usize); SECTIONS];
         for (i, s) in sections.iter_mut().enumerate() {
@@ -330,7 +341,12 @@ impl VulnDb {
         }
         let (mo, ml) = sections[6];
         let meta: DbMeta = serde_json::from_slice(&map[mo..mo + ml]).map_err(|e| bad(&format!("meta: {e}")))?;
-        Ok(VulnDb { map, sections, meta, path: path.to_path_buf() })
+        Ok(VulnDb {
+            map,
+            sections,
+            meta,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn meta(&self) -> &DbMeta {
@@ -347,11 +363,19 @@ impl VulnDb {
     }
 
     fn u64_at(bytes: &[u8], at: usize) -> u64 {
-        bytes.get(at..at + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(u64::MAX)
+        bytes
+            .get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+            .unwrap_or(u64::MAX)
     }
 
     fn u32_at(bytes: &[u8], at: usize) -> u32 {
-        bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).unwrap_or(u32::MAX)
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .unwrap_or(u32::MAX)
     }
 
     fn key_at(&self, i: usize) -> &[u8] {
@@ -390,7 +414,10 @@ impl VulnDb {
 
     /// Advisories that name `(ecosystem, name)`.
     pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<Advisory>, VulnDbError> {
-        self.postings(&index_key(ecosystem, name)).into_iter().map(|n| self.record(n)).collect()
+        self.postings(&index_key(ecosystem, name))
+            .into_iter()
+            .map(|n| self.record(n))
+            .collect()
     }
 
     /// Record numbers for a key made by [`index_key`]; empty when no advisory names it.
@@ -405,12 +432,16 @@ impl VulnDb {
         let at = n as usize * 16;
         let off = Self::u64_at(table, at) as usize;
         let len = Self::u32_at(table, at + 8) as usize;
-        let bytes = records.get(off..off.saturating_add(len)).ok_or_else(|| VulnDbError::Corrupt {
+        let bytes = records
+            .get(off..off.saturating_add(len))
+            .ok_or_else(|| VulnDbError::Corrupt {
+                path: self.path.clone(),
+                message: format!("record {n} out of bounds"),
+            })?;
+        serde_json::from_slice(bytes).map_err(|e| VulnDbError::Corrupt {
             path: self.path.clone(),
-            message: format!("record {n} out of bounds"),
-        })?;
-        serde_json::from_slice(bytes)
-            .map_err(|e| VulnDbError::Corrupt { path: self.path.clone(), message: format!("record {n}: {e}") })
+            message: format!("record {n}: {e}"),
+        })
     }
 
     /// Whether any advisory names this key; cheap, no record is parsed.
@@ -432,7 +463,10 @@ impl VulnDb {
                 std::cmp::Ordering::Equal => {
                     let s = f32::from_bits(Self::u32_at(table, mid * 16 + 8));
                     let p = f32::from_bits(Self::u32_at(table, mid * 16 + 12));
-                    return Some(Epss { score: s, percentile: p });
+                    return Some(Epss {
+                        score: s,
+                        percentile: p,
+                    });
                 }
             }
         }

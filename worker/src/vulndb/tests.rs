@@ -45,16 +45,34 @@ fn zip_of(entries: &[(&str, serde_json::Value)]) -> Vec<u8> {
 fn import_reads_directories_files_and_osv_zips_and_lookups_find_records() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
-    write(&src, "PyPI/PYSEC-2021-1.json", &record("PYSEC-2021-1", "PyPI", "Django", "3.2.1"));
-    write(&src, "Debian/DSA-1.json", &record("DSA-1", "Debian:12", "openssl", "3.0.11-1~deb12u3"));
-    write(&src, "Ubuntu/USN-1.json", &record("USN-1", "Ubuntu:22.04:LTS", "openssl", "3.0.2-0ubuntu1.15"));
+    write(
+        &src,
+        "PyPI/PYSEC-2021-1.json",
+        &record("PYSEC-2021-1", "PyPI", "Django", "3.2.1"),
+    );
+    write(
+        &src,
+        "Debian/DSA-1.json",
+        &record("DSA-1", "Debian:12", "openssl", "3.0.11-1~deb12u3"),
+    );
+    write(
+        &src,
+        "Ubuntu/USN-1.json",
+        &record("USN-1", "Ubuntu:22.04:LTS", "openssl", "3.0.2-0ubuntu1.15"),
+    );
     let mut upstream = record("DEBIAN-CVE-2023-5678", "Debian:11", "openssl", "3.0.13-1~deb12u1");
     upstream["aliases"] = json!([]);
     upstream["upstream"] = json!(["CVE-2023-5678"]);
     write(&src, "Debian/DEBIAN-CVE-2023-5678.json", &upstream);
     let zip = zip_of(&[
-        ("GHSA-aaaa-bbbb-cccc.json", record("GHSA-aaaa-bbbb-cccc", "npm", "lodash", "4.17.21")),
-        ("GHSA-dddd-eeee-ffff.json", record("GHSA-dddd-eeee-ffff", "npm", "minimist", "1.2.6")),
+        (
+            "GHSA-aaaa-bbbb-cccc.json",
+            record("GHSA-aaaa-bbbb-cccc", "npm", "lodash", "4.17.21"),
+        ),
+        (
+            "GHSA-dddd-eeee-ffff.json",
+            record("GHSA-dddd-eeee-ffff", "npm", "minimist", "1.2.6"),
+        ),
     ]);
     std::fs::write(tmp.path().join("all.zip"), zip).unwrap();
     let db_path = tmp.path().join("db/argus.vdb");
@@ -75,12 +93,23 @@ fn import_reads_directories_files_and_osv_zips_and_lookups_find_records() {
     assert_eq!(adv.id, "PYSEC-2021-1");
     assert_eq!(adv.severity_label.as_deref(), Some("HIGH"));
     assert_eq!(adv.affected[0].ranges.len(), 1, "GIT ranges are counted, not kept");
-    assert_eq!(adv.affected[0].ranges[0].events, vec![Event::Introduced("0".into()), Event::Fixed("3.2.1".into())]);
-    assert_eq!(db.lookup("Ubuntu:22.04", "openssl").unwrap()[0].id, "USN-1", "the :LTS suffix is not part of the key");
+    assert_eq!(
+        adv.affected[0].ranges[0].events,
+        vec![Event::Introduced("0".into()), Event::Fixed("3.2.1".into())]
+    );
+    assert_eq!(
+        db.lookup("Ubuntu:22.04", "openssl").unwrap()[0].id,
+        "USN-1",
+        "the :LTS suffix is not part of the key"
+    );
     assert_eq!(db.lookup("Debian:12", "openssl").unwrap()[0].id, "DSA-1");
     let on_11 = db.lookup("Debian:11", "openssl").unwrap();
     assert_eq!(on_11.len(), 1, "releases do not mix");
-    assert_eq!(on_11[0].aliases, vec!["CVE-2023-5678".to_string()], "upstream ids group like aliases");
+    assert_eq!(
+        on_11[0].aliases,
+        vec!["CVE-2023-5678".to_string()],
+        "upstream ids group like aliases"
+    );
     assert!(db.lookup("Debian:10", "openssl").unwrap().is_empty());
     assert!(db.lookup("npm", "left-pad").unwrap().is_empty());
     assert!(db.has("npm", "minimist") && !db.has("npm", "Minimist"));
@@ -106,7 +135,11 @@ fn withdrawn_invalid_and_duplicate_records_are_handled_and_reported_by_id() {
     write(&src, "b/new.json", &newer);
     write(&src, "c/old.json", &old);
     // An array of records in one file is read too.
-    write(&src, "d/array.json", &json!([record("OSV-1", "crates.io", "smallvec", "1.6.1")]));
+    write(
+        &src,
+        "d/array.json",
+        &json!([record("OSV-1", "crates.io", "smallvec", "1.6.1")]),
+    );
 
     let db_path = tmp.path().join("argus.vdb");
     let report = import(&[src.as_path()], &db_path).unwrap();
@@ -114,14 +147,30 @@ fn withdrawn_invalid_and_duplicate_records_are_handled_and_reported_by_id() {
     assert_eq!(report.meta.skipped.get("withdrawn"), Some(&1));
     assert_eq!(report.meta.skipped.get("schema"), Some(&2));
     assert_eq!(report.meta.skipped.get("invalid json"), Some(&1));
-    let text: Vec<String> = report.warnings.iter().map(|w| format!("{}: {}", w.source, w.message)).collect();
-    assert!(text.iter().any(|w| w.contains("GHSA-bad1-bad1-bad1") && w.contains("exactly one key")), "{text:?}");
-    assert!(text.iter().any(|w| w.contains("GHSA-bad2-bad2-bad2") && w.contains("modified")), "{text:?}");
+    let text: Vec<String> = report
+        .warnings
+        .iter()
+        .map(|w| format!("{}: {}", w.source, w.message))
+        .collect();
+    assert!(
+        text.iter()
+            .any(|w| w.contains("GHSA-bad1-bad1-bad1") && w.contains("exactly one key")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|w| w.contains("GHSA-bad2-bad2-bad2") && w.contains("modified")),
+        "{text:?}"
+    );
     assert!(text.iter().any(|w| w.contains("garbage.json")), "{text:?}");
     let db = VulnDb::open(&db_path).unwrap();
     let dup = db.lookup("npm", "dup").unwrap();
     assert_eq!(dup.len(), 1);
-    assert_eq!(dup[0].affected[0].ranges[0].events[1], Event::Fixed("2.0.0".into()), "the newer record wins");
+    assert_eq!(
+        dup[0].affected[0].ranges[0].events[1],
+        Event::Fixed("2.0.0".into()),
+        "the newer record wins"
+    );
     assert!(db.lookup("npm", "x").unwrap().is_empty());
 }
 
@@ -160,7 +209,11 @@ fn a_failed_import_leaves_the_old_database_and_no_temporary_file() {
     assert!(matches!(err, VulnDbError::Io { .. }), "{err}");
     let db = VulnDb::open(&db_path).unwrap();
     assert_eq!(db.meta().version, first.meta.version);
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(leftovers.len(), 2, "{leftovers:?}");
 }
 
@@ -172,11 +225,17 @@ fn same_content_gives_the_same_digest_and_corrupt_files_are_refused() {
     write(&src, "b.json", &record("OSV-B", "npm", "b", "1.0.0"));
     let one = import(&[src.join("a.json"), src.join("b.json")], &tmp.path().join("1.vdb")).unwrap();
     let two = import(&[src.join("b.json"), src.join("a.json")], &tmp.path().join("2.vdb")).unwrap();
-    assert_eq!(one.meta.content_digest, two.meta.content_digest, "input order must not matter");
+    assert_eq!(
+        one.meta.content_digest, two.meta.content_digest,
+        "input order must not matter"
+    );
 
     let bytes = std::fs::read(tmp.path().join("1.vdb")).unwrap();
     std::fs::write(tmp.path().join("cut.vdb"), &bytes[..bytes.len() / 2]).unwrap();
-    assert!(matches!(VulnDb::open(&tmp.path().join("cut.vdb")), Err(VulnDbError::Corrupt { .. })));
+    assert!(matches!(
+        VulnDb::open(&tmp.path().join("cut.vdb")),
+        Err(VulnDbError::Corrupt { .. })
+    ));
     std::fs::write(tmp.path().join("junk.vdb"), b"definitely not a database, but long enough to have a header............................................................................").unwrap();
     let err = VulnDb::open(&tmp.path().join("junk.vdb")).err().unwrap().to_string();
     assert!(err.contains("not an argus vulnerability database"), "{err}");

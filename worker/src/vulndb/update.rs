@@ -35,8 +35,20 @@ impl Default for Sources {
             epss_url: "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz".into(),
             kev_url: "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json".into(),
             ecosystems: [
-                "AlmaLinux", "Alpine", "Debian", "Go", "Maven", "npm", "NuGet", "Packagist", "PyPI", "Red Hat",
-                "Rocky Linux", "RubyGems", "Ubuntu", "crates.io",
+                "AlmaLinux",
+                "Alpine",
+                "Debian",
+                "Go",
+                "Maven",
+                "npm",
+                "NuGet",
+                "Packagist",
+                "PyPI",
+                "Red Hat",
+                "Rocky Linux",
+                "RubyGems",
+                "Ubuntu",
+                "crates.io",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -88,10 +100,14 @@ fn percent_encode_path(s: &str) -> String {
 fn check(kind: &str, path: &Path) -> Result<(), String> {
     let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
     match kind {
-        "zip" => zip::ZipArchive::new(f).map(|_| ()).map_err(|e| format!("not a valid zip: {e}")),
+        "zip" => zip::ZipArchive::new(f)
+            .map(|_| ())
+            .map_err(|e| format!("not a valid zip: {e}")),
         "gz" => {
             let mut d = flate2::read::MultiGzDecoder::new(f);
-            std::io::copy(&mut d, &mut std::io::sink()).map(|_| ()).map_err(|e| format!("not a valid gzip: {e}"))
+            std::io::copy(&mut d, &mut std::io::sink())
+                .map(|_| ())
+                .map_err(|e| format!("not a valid gzip: {e}"))
         }
         _ => serde_json::from_reader::<_, serde_json::Value>(std::io::BufReader::new(f))
             .map(|_| ())
@@ -141,7 +157,9 @@ impl Fetcher<'_> {
         let mut buf = vec![0u8; 256 << 10];
         let mut bytes = 0u64;
         loop {
-            let n = reader.read(&mut buf).map_err(|e| VulnDbError::Invalid(format!("GET {url}: {e}")))?;
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| VulnDbError::Invalid(format!("GET {url}: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -160,7 +178,11 @@ impl Fetcher<'_> {
             return Err(VulnDbError::Invalid(format!("{url}: {why}; the cached copy is kept")));
         }
         std::fs::rename(&tmp, &dest).map_err(|e| VulnDbError::io(&dest, e))?;
-        let meta = CacheMeta { url: url.to_string(), etag, last_modified };
+        let meta = CacheMeta {
+            url: url.to_string(),
+            etag,
+            last_modified,
+        };
         let _ = std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap_or_default());
         Ok(Fetched::Downloaded { bytes })
     }
@@ -173,13 +195,28 @@ pub fn update(
     db: &Path,
     progress: &dyn Progress,
 ) -> Result<UpdateReport, VulnDbError> {
-    let dir = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let cache = dir.join("downloads");
     std::fs::create_dir_all(&cache).map_err(|e| VulnDbError::io(&cache, e))?;
     let timeout = Duration::from_secs(sources.timeout_secs.max(1));
-    let agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(30)).timeout(timeout).redirects(5).build();
-    let fetcher = Fetcher { agent, cache: cache.clone(), progress };
-    let mut wanted: Vec<String> = if ecosystems.is_empty() { sources.ecosystems.clone() } else { ecosystems.to_vec() };
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(30))
+        .timeout(timeout)
+        .redirects(5)
+        .build();
+    let fetcher = Fetcher {
+        agent,
+        cache: cache.clone(),
+        progress,
+    };
+    let mut wanted: Vec<String> = if ecosystems.is_empty() {
+        sources.ecosystems.clone()
+    } else {
+        ecosystems.to_vec()
+    };
     wanted.iter_mut().for_each(|e| *e = osv_folder(e));
     wanted.sort();
     wanted.dedup();
@@ -193,11 +230,17 @@ pub fn update(
         inputs.push(cache.join(name));
     }
     if !sources.epss_url.is_empty() {
-        fetched.push((sources.epss_url.clone(), fetcher.fetch(&sources.epss_url, "epss.csv.gz", "gz")?));
+        fetched.push((
+            sources.epss_url.clone(),
+            fetcher.fetch(&sources.epss_url, "epss.csv.gz", "gz")?,
+        ));
         inputs.push(cache.join("epss.csv.gz"));
     }
     if !sources.kev_url.is_empty() {
-        fetched.push((sources.kev_url.clone(), fetcher.fetch(&sources.kev_url, "kev.json", "json")?));
+        fetched.push((
+            sources.kev_url.clone(),
+            fetcher.fetch(&sources.kev_url, "kev.json", "json")?,
+        ));
         inputs.push(cache.join("kev.json"));
     }
     let import = import(&inputs, db)?;
