@@ -16,6 +16,8 @@ pub mod report;
 pub mod sbom;
 pub mod scan;
 pub mod score;
+#[cfg(test)]
+mod testutil;
 pub mod version;
 pub mod vulndb;
 

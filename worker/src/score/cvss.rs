@@ -350,8 +350,7 @@ fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     fn score(vector: &str) -> f64 {
         match base_score(vector) {
@@ -750,30 +749,12 @@ for line in sys.stdin.read().splitlines():
         out.append("error %s" % e)
 sys.stdout.write("\n".join(out) + "\n")
 "#;
-        let mut child = Command::new("python3")
-            .args(["-c", SCRIPT])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run python3 for the cvss reference check ({e})"));
-        // Python exits early without its package, breaking the pipe: its exit status is the
-        // better diagnosis, so the write result is only looked at after it.
-        let written = match child.stdin.take() {
-            Some(mut stdin) => stdin.write_all(vectors.join("\n").as_bytes()),
-            None => panic!("python3 stdin is not piped"),
-        };
-        let output = child.wait_with_output().expect("python3 output");
-        assert!(
-            output.status.success(),
-            "the python reference failed; install it with `pip install cvss`:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        let text = crate::testutil::pipe_through(
+            Command::new("python3").args(["-c", SCRIPT]),
+            &vectors.join("\n"),
+            "install it with `pip install cvss`",
         );
-        written.expect("write vectors to python3");
-        let lines: Vec<String> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
         assert_eq!(lines.len(), vectors.len(), "python printed one line per vector");
         lines
     }

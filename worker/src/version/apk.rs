@@ -225,6 +225,8 @@ fn compare_tokens(a: &Token, b: &Token) -> Ordering {
     }
 }
 
+eq_and_partial_ord_from_ord!(Version<'_>);
+
 impl Ord for Version<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         let (mut ta, mut tb) = (Tokens::new(self.0), Tokens::new(other.0));
@@ -250,21 +252,6 @@ impl Ord for Version<'_> {
         }
     }
 }
-
-impl PartialOrd for Version<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Equality is the ordering's (`01` equals `1`), not string equality.
-impl PartialEq for Version<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version<'_> {}
 
 #[cfg(test)]
 mod tests {

@@ -96,6 +96,8 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
     Ok(parse(a)?.cmp(&parse(b)?))
 }
 
+eq_and_partial_ord_from_ord!(Version<'_>);
+
 impl Ord for Version<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.epoch
@@ -104,21 +106,6 @@ impl Ord for Version<'_> {
             .then_with(|| compare_part(self.revision.as_bytes(), other.revision.as_bytes()))
     }
 }
-
-impl PartialOrd for Version<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Equality is the ordering's (`1.0` equals `1.00`), not string equality.
-impl PartialEq for Version<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version<'_> {}
 
 /// Weight of one byte in the non-digit phase; `None` (end of string) and digits weigh 0 so that
 /// `1.0` < `1.0a` but `1.0` > `1.0~`.

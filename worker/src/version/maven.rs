@@ -347,26 +347,13 @@ fn list_cmp(mut a: &[Tok], mut b: &[Tok]) -> Ordering {
     }
 }
 
+eq_and_partial_ord_from_ord!(Version);
+
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         list_cmp(&self.items, &other.items)
     }
 }
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Equality is the ordering's (`1.0` equals `1-ga`), not string equality.
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,27 @@
 
 use std::cmp::Ordering;
 
+/// Equality and partial order of a version type taken from its `Ord`: every scheme's equality
+/// is the ordering's (`1.0` equals `1.00` in dpkg, `1.0` equals `1-ga` in Maven), never string
+/// equality.
+macro_rules! eq_and_partial_ord_from_ord {
+    ($ty:ty) => {
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.cmp(other) == std::cmp::Ordering::Equal
+            }
+        }
+
+        impl Eq for $ty {}
+
+        impl PartialOrd for $ty {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+    };
+}
+
 pub mod apk;
 pub mod dpkg;
 pub mod golang;

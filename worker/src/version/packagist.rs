@@ -557,19 +557,7 @@ pub struct Version {
     tokens: Tokens,
 }
 
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
+eq_and_partial_ord_from_ord!(Version);
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -607,8 +595,7 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     const NORMALIZED: &[(&str, &str)] = &[
         ("1.0.0", "1.0.0.0"),
@@ -879,21 +866,16 @@ foreach ($norm as $n) {
     echo $n, "\t", implode(',', $row), "\n";
 }
 "#;
-        let mut child = Command::new("php")
-            .args(["-r", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("php must be installed: apt-get install -y php-cli php-composer-semver");
-        let mut input = String::new();
-        for v in &versions {
-            input.push_str(v);
-            input.push('\n');
-        }
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "php failed");
-        let text = String::from_utf8(out.stdout).unwrap();
+        let input = versions.join(
+            "
+",
+        ) + "
+";
+        let text = crate::testutil::pipe_through(
+            &mut Command::new("php").args(["-r", script]),
+            &input,
+            "apt-get install -y php-cli php-composer-semver",
+        );
         assert!(
             !text.starts_with("MISSING"),
             "composer/semver is missing: apt-get install -y php-composer-semver"

@@ -44,8 +44,7 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     const LESS: &[(&str, &str)] = &[
         ("1.0", "1.0.1"),
@@ -230,20 +229,16 @@ for v, p in zip(vs, parsed):
     else:
         print(",".join(str((p > q) - (p < q)) for q in good))
 "#;
-        let mut child = Command::new("python3")
-            .args(["-c", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 must be installed");
-        let mut input = String::new();
-        for v in &versions {
-            input.push_str(v);
-            input.push('\n');
-        }
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
+        let input = versions.join(
+            "
+",
+        ) + "
+";
+        let text = crate::testutil::pipe_through(
+            &mut Command::new("python3").args(["-c", script]),
+            &input,
+            "install python3 and `pip install packaging`",
+        );
         assert!(
             !text.starts_with("MISSING"),
             "python package packaging is missing: run `pip install packaging`"

@@ -56,6 +56,8 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
     Ok(parse(a)?.cmp(&parse(b)?))
 }
 
+eq_and_partial_ord_from_ord!(Version<'_>);
+
 impl Ord for Version<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         let ea = self.epoch.trim_start_matches('0').as_bytes();
@@ -70,21 +72,6 @@ impl Ord for Version<'_> {
             })
     }
 }
-
-impl PartialOrd for Version<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Equality is the ordering's (`1.0` equals `1_0` and `1.00`), not string equality.
-impl PartialEq for Version<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version<'_> {}
 
 fn is_separator(c: u8) -> bool {
     !c.is_ascii_alphanumeric() && c != b'~' && c != b'^'
@@ -317,29 +304,20 @@ mod tests {
     /// rpm's own `labelCompare` (python3-rpm) on each pair, every string split by rpm's own
     /// `rpm.ver`, all in one Python process.
     fn label_compare(pairs: &[(&str, &str)]) -> Vec<Ordering> {
-        use std::io::Write;
-        use std::process::{Command, Stdio};
+        use std::process::Command;
         let script = "import sys, rpm\n\
             for line in sys.stdin.read().split('\\n')[:-1]:\n\
             \x20   a, b = line.split('\\t')\n\
             \x20   va, vb = rpm.ver(a), rpm.ver(b)\n\
             \x20   print(rpm.labelCompare((va.e, va.v, va.r), (vb.e, vb.v, vb.r)))\n";
-        let mut child = Command::new("/usr/bin/python3")
-            .args(["-c", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("/usr/bin/python3 must be installed for this test");
         let input: String = pairs.iter().map(|(a, b)| format!("{a}\t{b}\n")).collect();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "python3-rpm must be installed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        // Debian's python3-rpm is importable by the system interpreter only.
+        let text = crate::testutil::pipe_through(
+            Command::new("/usr/bin/python3").args(["-c", script]),
+            &input,
+            "apt-get install -y python3-rpm",
         );
-        let results: Vec<Ordering> = std::str::from_utf8(&out.stdout)
-            .unwrap()
+        let results: Vec<Ordering> = text
             .lines()
             .map(|line| match line {
                 "-1" => Less,

@@ -32,19 +32,7 @@ impl Version {
     }
 }
 
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
+eq_and_partial_ord_from_ord!(Version);
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -248,8 +236,7 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     const LESS: &[(&str, &str)] = &[
         ("1.0", "1.0.1"),
@@ -407,21 +394,16 @@ vs.each do |v|
   end
 end
 "#;
-        let mut child = Command::new("ruby")
-            .args(["-e", script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("ruby must be installed: apt-get install -y ruby");
-        let mut input = String::new();
-        for v in &versions {
-            input.push_str(v);
-            input.push('\n');
-        }
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "ruby failed");
-        let text = String::from_utf8(out.stdout).unwrap();
+        let input = versions.join(
+            "
+",
+        ) + "
+";
+        let text = crate::testutil::pipe_through(
+            &mut Command::new("ruby").args(["-e", script]),
+            &input,
+            "apt-get install -y ruby",
+        );
 
         let valid: Vec<&str> = versions.iter().copied().filter(|v| parse(v).is_ok()).collect();
         let mut lines = text.lines();

@@ -21,19 +21,7 @@ impl Version {
     }
 }
 
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Version {}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
+eq_and_partial_ord_from_ord!(Version);
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -74,8 +62,7 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     const LESS: &[(&str, &str)] = &[
         ("0.0.0", "0.0.1"),
@@ -251,21 +238,16 @@ mod tests {
             }
             console.log(out.join('\n'));
         "#;
-        let mut child = Command::new("node")
-            .args(["-e", script])
-            .env("NODE_PATH", &root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node must be installed");
-        let mut input = String::new();
-        for v in &versions {
-            input.push_str(v);
-            input.push('\n');
-        }
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = String::from_utf8(out.stdout).unwrap();
+        let input = versions.join(
+            "
+",
+        ) + "
+";
+        let text = crate::testutil::pipe_through(
+            &mut Command::new("node").args(["-e", script]).env("NODE_PATH", &root),
+            &input,
+            "install node and `npm install -g semver`",
+        );
         assert!(
             !text.starts_with("MISSING"),
             "npm package semver is missing: run `npm install -g semver`"
