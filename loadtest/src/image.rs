@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
+
+use crate::process::{peak_rss_kib, work_dir};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -250,14 +252,6 @@ fn gunzip_seconds(layout: &Path) -> anyhow::Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
 pub fn scan_once(layout: &str) -> anyhow::Result<()> {
     let start = Instant::now();
     let inv = argus_worker::scan_target(
@@ -279,14 +273,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run(args: ImageArgs) -> anyhow::Result<()> {
-    let tmp;
-    let base = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir()?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let (base, _tmp) = work_dir(args.dir.as_deref())?;
     let me = std::env::current_exe()?;
     let mut results = Vec::new();
     println!(

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod image;
 mod matching;
+mod process;
 
 #[derive(Debug, Parser)]
 #[command(name = "argus-loadtest", version, about = "Measure Argus")]

@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use argus_proto::{Ecosystem, Inventory, Package, PackageManager};
 use clap::Args;
+
+use crate::process::{peak_rss_kib, work_dir};
 use serde_json::json;
 
 #[derive(Debug, Args)]
@@ -119,14 +121,6 @@ fn inventory(n: usize, records: usize, hit_percent: usize) -> Inventory {
     inv
 }
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
 /// One step in this process, reported as JSON on stdout.
 pub fn step(step: &str, dir: &Path, packages: usize, records: usize, hit_percent: usize) -> anyhow::Result<()> {
     let db_path = dir.join("bench.vdb");
@@ -161,14 +155,7 @@ pub fn step(step: &str, dir: &Path, packages: usize, records: usize, hit_percent
 }
 
 pub fn run(args: MatchArgs) -> anyhow::Result<()> {
-    let tmp;
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir()?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let (dir, _tmp) = work_dir(args.dir.as_deref())?;
     let records = dir.join("records");
     if !records.exists() {
         let t = Instant::now();

@@ -18,17 +18,10 @@ struct Registry {
     port: u16,
 }
 
-/// Starts `docker-registry` on a free loopback port with its storage in `dir`; with
-/// `htpasswd`, clients must log in with Basic credentials.
-fn start_registry(dir: &Path, htpasswd: Option<&str>) -> Registry {
+/// Starts `docker-registry` on a free loopback port with its storage in `dir` and `auth` as
+/// the configuration's `auth:` section (empty for anonymous access).
+fn start_registry(dir: &Path, auth: &str) -> Registry {
     let port = free_port();
-    let auth = match htpasswd {
-        Some(line) => {
-            let p = write_file(dir, "htpasswd", format!("{line}\n"));
-            format!("auth:\n  htpasswd:\n    realm: argus-test\n    path: {}\n", p.display())
-        }
-        None => String::new(),
-    };
     let config = write_file(
         dir,
         "config.yml",
@@ -47,6 +40,12 @@ fn start_registry(dir: &Path, htpasswd: Option<&str>) -> Registry {
     );
     wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
     Registry { _child: child, port }
+}
+
+/// The `auth:` section for Basic credentials checked against one htpasswd `line`.
+fn htpasswd_auth(dir: &Path, line: &str) -> String {
+    let p = write_file(dir, "htpasswd", format!("{line}\n"));
+    format!("auth:\n  htpasswd:\n    realm: argus-test\n    path: {}\n", p.display())
 }
 
 fn push(layout: &Path, dest: &str, creds: Option<&str>) {
@@ -96,7 +95,7 @@ fn plain_http() -> ScanOptions {
 #[test]
 fn t01_anonymous_pull_by_tag_and_by_digest_matches_the_local_layout() {
     let tmp = tempfile::tempdir().unwrap();
-    let reg = start_registry(&tmp.path().join("reg"), None);
+    let reg = start_registry(&tmp.path().join("reg"), "");
     let layout = tmp.path().join("layout");
     let manifest_digest = image().write_oci_layout(&layout, "1");
     let local = scan_target(layout.to_str().unwrap(), &ScanOptions::default(), &NoProgress).unwrap();
@@ -145,7 +144,8 @@ fn t01_anonymous_pull_by_tag_and_by_digest_matches_the_local_layout() {
 fn t02_basic_auth_registry_needs_credentials() {
     let tmp = tempfile::tempdir().unwrap();
     let hash = bcrypt::hash("s3cret", 4).unwrap();
-    let reg = start_registry(&tmp.path().join("reg"), Some(&format!("scanner:{hash}")));
+    let reg_dir = tmp.path().join("reg");
+    let reg = start_registry(&reg_dir, &htpasswd_auth(&reg_dir, &format!("scanner:{hash}")));
     let layout = tmp.path().join("layout");
     image().write_oci_layout(&layout, "1");
     let target = format!("127.0.0.1:{}/team/private:1", reg.port);
@@ -168,7 +168,7 @@ fn t02_basic_auth_registry_needs_credentials() {
 #[test]
 fn t03_https_is_the_default_and_plain_http_must_be_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
-    let reg = start_registry(&tmp.path().join("reg"), None);
+    let reg = start_registry(&tmp.path().join("reg"), "");
     let err = scan_target(
         &format!("127.0.0.1:{}/team/app:1", reg.port),
         &ScanOptions::default(),
@@ -275,27 +275,12 @@ fn start_token_service(dir: &Path, user: &'static str, pass: &'static str, repo:
 fn t04_bearer_token_challenge_is_answered_through_the_token_service() {
     let tmp = tempfile::tempdir().unwrap();
     let (token_port, cert) = start_token_service(&tmp.path().join("tok"), "scanner", "s3cret", "team/tokened");
-    let reg_dir = tmp.path().join("reg");
-    let port = free_port();
-    let config = write_file(
-        &reg_dir,
-        "config.yml",
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n\
-             auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: argus-registry\n    issuer: argus-test-issuer\n    rootcertbundle: {}\n",
-            reg_dir.join("data").display(),
-            cert.display()
-        ),
+    let auth = format!(
+        "auth:\n  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: argus-registry\n    issuer: argus-test-issuer\n    rootcertbundle: {}\n",
+        cert.display()
     );
-    let _reg = ChildGuard::spawn(
-        "docker-registry",
-        Command::new("docker-registry")
-            .arg("serve")
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
+    let reg = start_registry(&tmp.path().join("reg"), &auth);
+    let port = reg.port;
     let layout = tmp.path().join("layout");
     image().write_oci_layout(&layout, "1");
     let target = format!("127.0.0.1:{port}/team/tokened:1");

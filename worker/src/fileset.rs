@@ -184,7 +184,7 @@ impl<'e> FileSet<'e> {
                             "{path}: {size} bytes exceeds the {} byte file limit; skipped",
                             self.limits.max_file_bytes
                         ));
-                        self.forget(&path, layer);
+                        self.forget(&path);
                         return Ok(());
                     }
                     let mut data = Vec::with_capacity(size.min(1 << 24) as usize);
@@ -194,12 +194,12 @@ impl<'e> FileSet<'e> {
                         .map_err(|e| Error::malformed(&self.artifact, format!("{path}: {e}")))?;
                     if data.len() as u64 > limit {
                         self.warn(format!("{path}: larger than the {limit} byte file limit; skipped"));
-                        self.forget(&path, layer);
+                        self.forget(&path);
                         return Ok(());
                     }
                     self.keep(path, layer, data, false)
                 } else {
-                    self.forget(&path, layer);
+                    self.forget(&path);
                     if size >= 64 {
                         self.probe_executable(path, layer, executable, read)?;
                     }
@@ -207,7 +207,7 @@ impl<'e> FileSet<'e> {
                 }
             }
             EntryKind::Symlink => {
-                self.forget(&path, layer);
+                self.forget(&path);
                 if self.wanted(&path) {
                     match link_target.and_then(|t| resolve_link(&path, t)) {
                         Some(target) => {
@@ -222,7 +222,7 @@ impl<'e> FileSet<'e> {
                 // A directory entry does not delete what is below it; anything else replacing a
                 // kept file does.
                 if kind == EntryKind::Other {
-                    self.forget(&path, layer);
+                    self.forget(&path);
                 }
                 Ok(())
             }
@@ -237,7 +237,7 @@ impl<'e> FileSet<'e> {
             return Ok(());
         };
         let layer = self.current_layer();
-        self.forget(&path, layer);
+        self.forget(&path);
         if !self.wanted(&path) {
             return Ok(());
         }
@@ -318,7 +318,7 @@ impl<'e> FileSet<'e> {
     }
 
     /// The path was replaced by something we do not keep: drop what lower layers had there.
-    fn forget(&mut self, path: &str, _layer: usize) {
+    fn forget(&mut self, path: &str) {
         if let Some(old) = self.files.remove(path) {
             self.release(&old);
         }

@@ -162,6 +162,7 @@ fn sarif_level(severity: &str) -> &'static str {
 
 /// SARIF 2.1.0: one rule per vulnerability, one result per vulnerable package location.
 pub fn sarif(inv: &Inventory, matches: &[Match]) -> Value {
+    let (resource_id, _) = resource_of(inv);
     let mut rules: Vec<Value> = Vec::new();
     let mut rule_index = std::collections::BTreeMap::new();
     let mut results = Vec::new();
@@ -188,7 +189,7 @@ pub fn sarif(inv: &Inventory, matches: &[Match]) -> Value {
             "level": sarif_level(&m.severity),
             "message": {"text": format!("{} {} is affected by {} ({}). {}", p.name, p.version, m.vulnerability_id, m.severity, m.remediation)},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": p.file_path.trim_start_matches('/')}}}],
-            "partialFingerprints": {"argusFindingId": finding_id("", &inv.target, &m.vulnerability_id, &p.name, &p.file_path)},
+            "partialFingerprints": {"argusFindingId": finding_id("", &resource_id, &m.vulnerability_id, &p.name, &p.file_path)},
         }));
     }
     json!({

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 mod db;
+mod output;
 mod progress;
 mod sbom;
 mod scan;

@@ -1,15 +1,14 @@
 //! `argus sbom <target>`: the package inventory of one artifact.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use argus_proto::Inventory;
-use argus_worker::{sbom, scan_target};
+use argus_worker::sbom;
 use clap::{Args, ValueEnum};
 
-use super::progress::Bar;
+use super::output;
 use super::target::TargetArgs;
 use crate::config::Config;
 
@@ -37,27 +36,13 @@ pub enum Format {
 }
 
 pub fn run(args: SbomArgs, config: &Config) -> anyhow::Result<ExitCode> {
-    let opts = args.target.scan_options(config);
-    let bar = Bar::new();
-    let result = scan_target(&args.target.target, &opts, &bar);
-    bar.finish();
-    let inventory = result?;
-    for w in &inventory.warnings {
-        eprintln!("warning: {w}");
-    }
+    let inventory = args.target.inventory(config)?;
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let format = args
         .format
         .unwrap_or(if to_terminal { Format::Table } else { Format::Cyclonedx });
     let rendered = render(&inventory, format)?;
-    match &args.output {
-        Some(path) => std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(rendered.as_bytes())?;
-            out.flush()?;
-        }
-    }
+    output::write(args.output.as_deref(), &rendered)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -92,24 +77,12 @@ pub(super) fn table(inv: &Inventory) -> String {
             path,
         ]);
     }
-    let mut widths = [0usize; 5];
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
     let os = inv.os.as_ref().map(|o| o.pretty_name.as_str()).unwrap_or("unknown OS");
     let digest = inv.artifact_digest.as_deref().unwrap_or("-");
-    out.push_str(&format!(
-        "{}  {os}  {digest}  {} packages\n\n",
+    format!(
+        "{}  {os}  {digest}  {} packages\n\n{}",
         inv.target,
-        inv.packages.len()
-    ));
-    for r in &rows {
-        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+        inv.packages.len(),
+        output::columns(&rows)
+    )
 }

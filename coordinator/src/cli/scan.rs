@@ -1,18 +1,17 @@
 //! `argus scan <target>`: inventory, match against the local database, report, and gate CI.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use argus_worker::matching::{match_inventory, Match};
 use argus_worker::report::{self, severity_rank, SEVERITIES};
-use argus_worker::scan_target;
 use argus_worker::vulndb::VulnDb;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
-use super::progress::Bar;
+use super::output;
 use super::target::TargetArgs;
 use crate::config::Config;
 
@@ -125,14 +124,7 @@ pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
         Some(p) => load_ignores(p)?,
         None => Vec::new(),
     };
-    let opts = args.target.scan_options(config);
-    let bar = Bar::new();
-    let result = scan_target(&args.target.target, &opts, &bar);
-    bar.finish();
-    let inventory = result?;
-    for w in &inventory.warnings {
-        eprintln!("warning: {w}");
-    }
+    let inventory = args.target.inventory(config)?;
     let matched = match_inventory(&db, &inventory)?;
     for w in &matched.warnings {
         eprintln!("warning: {w}");
@@ -179,14 +171,7 @@ pub fn run(args: ScanArgs, config: &Config) -> anyhow::Result<ExitCode> {
         ScanFormat::Sarif => serde_json::to_string_pretty(&report::sarif(&inventory, &kept))? + "\n",
         ScanFormat::Cyclonedx => serde_json::to_string_pretty(&report::cyclonedx(&inventory, &kept))? + "\n",
     };
-    match &args.output {
-        Some(path) => std::fs::write(path, rendered).with_context(|| format!("writing {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(rendered.as_bytes())?;
-            out.flush()?;
-        }
-    }
+    output::write(args.output.as_deref(), &rendered)?;
     if let Some(threshold) = &args.fail_on {
         let limit = severity_rank(threshold);
         let failing = kept.iter().filter(|m| severity_rank(&m.severity) <= limit).count();
@@ -226,12 +211,6 @@ fn table(inv: &argus_proto::Inventory, matches: &[Match], suppressed: usize, db_
             m.package.file_path.clone(),
         ]);
     }
-    let mut widths = [0usize; 6];
-    for r in &rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
     let mut counts = [0usize; SEVERITIES.len()];
     for m in matches {
         if let Some(c) = counts.get_mut(severity_rank(&m.severity)) {
@@ -244,8 +223,8 @@ fn table(inv: &argus_proto::Inventory, matches: &[Match], suppressed: usize, db_
         .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    let mut out = format!(
-        "{}  {} packages  {} findings ({})  db {db_version}{}\n\n",
+    format!(
+        "{}  {} packages  {} findings ({})  db {db_version}{}\n\n{}",
         inv.target,
         inv.packages.len(),
         matches.len(),
@@ -258,12 +237,7 @@ fn table(inv: &argus_proto::Inventory, matches: &[Match], suppressed: usize, db_
             format!("  {suppressed} ignored")
         } else {
             String::new()
-        }
-    );
-    for r in &rows {
-        let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+        },
+        output::columns(&rows)
+    )
 }

@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use argus_proto::Inventory;
 use argus_worker::artifact::registry::RegistryOptions;
-use argus_worker::{ScanOptions, TargetKind};
+use argus_worker::{scan_target, ScanOptions, TargetKind};
 use clap::{Args, ValueEnum};
 
+use super::progress::Bar;
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -60,6 +62,18 @@ impl From<Kind> for TargetKind {
 }
 
 impl TargetArgs {
+    /// Inventories the target with a progress bar, printing its warnings to stderr.
+    pub fn inventory(&self, config: &Config) -> anyhow::Result<Inventory> {
+        let bar = Bar::new();
+        let result = scan_target(&self.target, &self.scan_options(config), &bar);
+        bar.finish();
+        let inventory = result?;
+        for w in &inventory.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(inventory)
+    }
+
     pub fn scan_options(&self, config: &Config) -> ScanOptions {
         ScanOptions {
             kind: self.kind.map(Into::into),

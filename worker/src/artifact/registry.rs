@@ -259,6 +259,8 @@ pub fn read_image(
         doc = ManifestDoc::parse(target, &bytes)?;
     }
     let mut open = |blob_digest: &str| -> Result<(Box<dyn Read>, u64)> {
+        // The digest comes from a manifest the registry sent: check its shape before it goes
+        // into a URL path.
         image::blob_relpath(target, blob_digest)?;
         let resp = client.get(&format!("blobs/{blob_digest}"), None)?;
         let len = resp.header("Content-Length").and_then(|l| l.parse().ok()).unwrap_or(0);

@@ -872,7 +872,7 @@ foreach ($norm as $n) {
         ) + "
 ";
         let text = crate::testutil::pipe_through(
-            &mut Command::new("php").args(["-r", script]),
+            Command::new("php").args(["-r", script]),
             &input,
             "apt-get install -y php-cli php-composer-semver",
         );

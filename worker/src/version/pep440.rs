@@ -235,7 +235,7 @@ for v, p in zip(vs, parsed):
         ) + "
 ";
         let text = crate::testutil::pipe_through(
-            &mut Command::new("python3").args(["-c", script]),
+            Command::new("python3").args(["-c", script]),
             &input,
             "install python3 and `pip install packaging`",
         );

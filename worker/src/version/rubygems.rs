@@ -400,7 +400,7 @@ end
         ) + "
 ";
         let text = crate::testutil::pipe_through(
-            &mut Command::new("ruby").args(["-e", script]),
+            Command::new("ruby").args(["-e", script]),
             &input,
             "apt-get install -y ruby",
         );

@@ -244,7 +244,7 @@ mod tests {
         ) + "
 ";
         let text = crate::testutil::pipe_through(
-            &mut Command::new("node").args(["-e", script]).env("NODE_PATH", &root),
+            Command::new("node").args(["-e", script]).env("NODE_PATH", &root),
             &input,
             "install node and `npm install -g semver`",
         );

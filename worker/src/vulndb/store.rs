@@ -282,11 +282,16 @@ impl Builder {
         // so a crash leaves either the old database or the complete new one.
         self.out.get_ref().sync_all().map_err(io)?;
         std::fs::rename(&tmp, &self.dest).map_err(|e| VulnDbError::io(&self.dest, e))?;
-        if let Some(dir) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        // Until the directory is synced the rename itself may not survive a crash, so a failure
+        // here is the import's failure.
+        let dir = self
+            .dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| VulnDbError::io(dir, e))?;
         Ok(meta)
     }
 }

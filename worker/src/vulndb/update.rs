@@ -183,7 +183,12 @@ impl Fetcher<'_> {
             etag,
             last_modified,
         };
-        let _ = std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap_or_default());
+        // Without the metadata the next update simply downloads again; worth a warning, not a
+        // failed update.
+        let meta_json = serde_json::to_vec(&meta).unwrap_or_default();
+        if let Err(e) = std::fs::write(&meta_path, meta_json) {
+            tracing::warn!(path = %meta_path.display(), error = %e, "cannot record download metadata");
+        }
         Ok(Fetched::Downloaded { bytes })
     }
 }

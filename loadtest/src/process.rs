@@ -1,0 +1,24 @@
+//! What the benchmarks need of the process they run in.
+
+use std::path::{Path, PathBuf};
+
+/// Peak resident memory of this process so far (`VmHWM`), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The directory a benchmark works in: the one given, or a temporary one removed when the
+/// returned guard drops.
+pub fn work_dir(given: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    Ok(match given {
+        Some(d) => (d.to_path_buf(), None),
+        None => {
+            let tmp = tempfile::tempdir()?;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+    })
+}
