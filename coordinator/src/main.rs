@@ -3,7 +3,9 @@
 use clap::Parser;
 
 mod cli;
-mod config;
+
+use argus_coordinator::config;
+
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();

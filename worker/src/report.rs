@@ -4,7 +4,6 @@
 use argus_proto::Inventory;
 use serde::Serialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::matching::Match;
 
@@ -19,14 +18,7 @@ pub fn severity_rank(s: &str) -> usize {
         .unwrap_or(SEVERITIES.len())
 }
 
-/// Stable id of one problem: the same (account, resource, vulnerability, package, path) is the
-/// same finding in every scan.
-pub fn finding_id(account: &str, resource: &str, vulnerability: &str, package: &str, path: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [account, resource, vulnerability, package, path] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
-    }
+pub use argus_proto::finding_id;
     hex::encode(&h.finalize()[..16])
 }
 

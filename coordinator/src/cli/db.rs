@@ -7,7 +7,7 @@ use anyhow::Context;
 use argus_worker::vulndb::{import::import, VulnDb};
 use clap::{Args, Subcommand};
 
-use crate::config::Config;
+use argus_coordinator::config::Config;
 
 #[derive(Debug, Args)]
 pub struct DbArgs {

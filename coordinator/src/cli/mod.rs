@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use argus_coordinator::config::Config;
 
 mod db;
 mod output;

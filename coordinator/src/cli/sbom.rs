@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use super::output;
 use super::target::TargetArgs;
-use crate::config::Config;
+use argus_coordinator::config::Config;
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::output;
 use super::target::TargetArgs;
-use crate::config::Config;
+use argus_coordinator::config::Config;
 
 /// Exit status when findings at or above `--fail-on` remain.
 pub const EXIT_FINDINGS: u8 = 3;

@@ -8,7 +8,7 @@ use argus_worker::{scan_target, ScanOptions, TargetKind};
 use clap::{Args, ValueEnum};
 
 use super::progress::Bar;
-use crate::config::Config;
+use argus_coordinator::config::Config;
 
 #[derive(Debug, Args)]
 pub struct TargetArgs {

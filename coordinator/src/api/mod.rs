@@ -1,0 +1,1 @@
+//! The `argus.v1` gRPC services. INTERFACE STUB: written on the `helper-api` branch.

@@ -1,0 +1,35 @@
+//! The coordinator crate's error type. It becomes a `tonic::Status` only at the API edge.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("corrupt record in {cf}: {detail}")]
+    Corrupt { cf: &'static str, detail: String },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("cursor {cursor} is older than the retained change log (first retained {first}): resync with ListFindings")]
+    CursorExpired { cursor: u64, first: u64 },
+    #[error("no leader is known yet")]
+    NoLeader,
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("shutting down")]
+    Shutdown,
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

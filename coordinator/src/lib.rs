@@ -1,0 +1,14 @@
+//! The Argus coordinator: Raft-replicated inventory, findings and coverage (openraft on
+//! RocksDB), the `argus.v1` gRPC API and the resumable findings feed. The `argus` binary's
+//! command-line surface lives in `src/cli` beside it.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod node;
+pub mod proposer;
+pub mod raft;
+pub mod state;
+
+pub use error::{Error, Result};

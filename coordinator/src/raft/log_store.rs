@@ -1,0 +1,1 @@
+//! INTERFACE STUB: written on the `helper-raft` branch.

@@ -1,0 +1,94 @@
+//! Raft: openraft 0.9 (storage v2) with the log, the vote and the state machine in one RocksDB
+//! instance, in separate column families, and gRPC between the nodes.
+
+pub mod codec;
+pub mod log_store;
+pub mod network;
+pub mod snapshot;
+pub mod state_machine;
+pub mod store;
+
+use argus_proto::internal::v1::{Proposal, ProposalResponse};
+use prost::Message;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+pub type NodeId = u64;
+pub type Raft = openraft::Raft<TypeConfig>;
+
+openraft::declare_raft_types!(
+    pub TypeConfig:
+        D = Request,
+        R = Reply,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = tokio::fs::File,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// One log entry's application payload: a group of commands proposed together. It travels and
+/// is stored as protobuf bytes, so the replicated log shares its schema (and its evolution
+/// rules) with the API.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Request(pub Proposal);
+
+/// What applying a [`Request`] answered, one result per command.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reply(pub ProposalResponse);
+
+macro_rules! serde_as_protobuf {
+    ($wrapper:ident, $message:ty) => {
+        impl Serialize for $wrapper {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0.encode_to_vec())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $wrapper {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let bytes = serde_bytes_buf::deserialize(d)?;
+                <$message>::decode(bytes.as_slice())
+                    .map($wrapper)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+serde_as_protobuf!(Request, Proposal);
+serde_as_protobuf!(Reply, ProposalResponse);
+
+/// Accepts bytes however the format presents them (postcard: a byte string; JSON: a sequence).
+mod serde_bytes_buf {
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+
+    struct BytesVisitor;
+
+    impl<'de> Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(b) = seq.next_element()? {
+                out.push(b);
+            }
+            Ok(out)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        d.deserialize_bytes(BytesVisitor)
+    }
+}
