@@ -1,9 +1,9 @@
 //! The configuration file (`--config`, TOML). Every section has defaults, so no file is needed;
 //! unknown fields are rejected so a typo is an error rather than a silently ignored setting.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use argus_worker::Limits;
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,67 @@ pub struct Config {
     pub limits: Limits,
     /// The vulnerability database.
     pub vulndb: VulnDbConfig,
+    /// A coordinator node (`argus coordinator`): identity, storage, Raft timing, batching.
+    pub coordinator: CoordinatorConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoordinatorConfig {
+    /// This node's Raft id; unique in the cluster and never reused for another node.
+    pub node_id: u64,
+    /// Where the gRPC API (and the Raft traffic between coordinators) is served.
+    pub listen: SocketAddr,
+    /// host:port other nodes and clients use to reach this node (default: `listen`).
+    pub advertise: Option<String>,
+    /// RocksDB (log, vote, state machine) and snapshot files.
+    pub data_dir: PathBuf,
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in this range starts an election.
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot (and purge the log behind it) after this many applied entries.
+    pub snapshot_every_entries: u64,
+    /// Snapshots travel to lagging nodes in chunks of this size.
+    pub snapshot_chunk_bytes: u64,
+    /// Most commands the leader groups into one proposal (one log entry, one fsync).
+    pub max_batch_commands: usize,
+    /// Proposals in flight at once; more commands queue and join the next batch.
+    pub max_inflight_proposals: usize,
+    /// How long finding changes stay in the change log for feed consumers to resume from.
+    pub change_log_retention_secs: u64,
+    /// Changes kept regardless of age.
+    pub change_log_keep_last: u64,
+    /// How long a write waits for a leader before it fails as UNAVAILABLE.
+    pub write_timeout_ms: u64,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            node_id: 1,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
+            advertise: None,
+            data_dir: PathBuf::from("argus-data"),
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_every_entries: 20_000,
+            snapshot_chunk_bytes: 4 << 20,
+            max_batch_commands: 1024,
+            max_inflight_proposals: 8,
+            change_log_retention_secs: 7 * 24 * 3600,
+            change_log_keep_last: 100_000,
+            write_timeout_ms: 15_000,
+        }
+    }
+}
+
+impl CoordinatorConfig {
+    pub fn advertised(&self) -> String {
+        self.advertise.clone().unwrap_or_else(|| self.listen.to_string())
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -40,10 +101,10 @@ impl Default for VulnDbConfig {
 }
 
 impl Config {
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    pub fn load(path: Option<&Path>) -> crate::Result<Config> {
         let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| crate::Error::Config(format!("{}: {e}", path.display())))
     }
 }
 

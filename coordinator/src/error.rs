@@ -20,15 +20,31 @@ pub enum Error {
     CursorExpired { cursor: u64, first: u64 },
     #[error("no leader is known yet")]
     NoLeader,
+    #[error("this node is not the leader (leader: {leader_addr:?})")]
+    NotLeader { leader_id: Option<u64>, leader_addr: Option<String> },
+    #[error("{0}")]
+    Forwarded(tonic::Status),
     #[error("raft: {0}")]
     Raft(String),
     #[error("transport: {0}")]
     Transport(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("shutting down")]
     Shutdown,
 }
 
 impl Error {
+    /// Worth retrying against the (possibly new) leader: the write was not applied, or applying
+    /// it again changes nothing (every command is idempotent).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::NoLeader | Error::NotLeader { .. } | Error::Transport(_) => true,
+            Error::Forwarded(s) => matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Cancelled),
+            _ => false,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }

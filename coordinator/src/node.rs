@@ -1,1 +1,217 @@
-//! written next
+//! One coordinator node: RocksDB, Raft, the state machine, group commit, and the gRPC server
+//! that carries both the public API and the Raft traffic between coordinators.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use argus_proto::internal::v1::raft_service_client::RaftServiceClient;
+use argus_proto::internal::v1::{command, CompactChangeLog, Command, CommandResult, ProposeRequest};
+use openraft::{BasicNode, SnapshotPolicy};
+use tokio::net::TcpListener;
+use tonic::transport::{Channel, Endpoint};
+use tracing::{info, warn};
+
+use crate::config::CoordinatorConfig;
+use crate::error::{Error, Result};
+use crate::proposer::Proposer;
+use crate::raft::service::ProposeHandler;
+use crate::raft::{self, NodeId, Raft};
+use crate::state::State;
+
+/// Largest gRPC message accepted or sent (Raft batches, snapshot chunks, big pages).
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+pub struct Node {
+    pub id: NodeId,
+    /// host:port this node is reached at.
+    pub address: String,
+    pub raft: Raft,
+    pub state: Arc<State>,
+    pub config: CoordinatorConfig,
+    proposer: Proposer,
+    /// Connections to the leader for forwarded writes, by address.
+    forward: Mutex<HashMap<String, RaftServiceClient<Channel>>>,
+}
+
+impl Node {
+    /// Opens (or creates) the node's storage and starts Raft. A new node is not a cluster
+    /// member until `argus cluster init` or `add-learner` makes it one.
+    pub async fn start(config: CoordinatorConfig) -> Result<Arc<Node>> {
+        let data = &config.data_dir;
+        std::fs::create_dir_all(data).map_err(|e| Error::io(data, e))?;
+        let db = raft::store::open(&data.join("db"))?;
+        let state = Arc::new(State::new(db.clone())?);
+        let log_store = raft::log_store::LogStore::new(db.clone())?;
+        let state_machine =
+            raft::state_machine::StateMachine::open(db.clone(), state.clone(), data.join("snapshots"))?;
+        let raft_config = openraft::Config {
+            cluster_name: "argus".into(),
+            heartbeat_interval: config.heartbeat_ms,
+            election_timeout_min: config.election_timeout_min_ms,
+            election_timeout_max: config.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every_entries),
+            snapshot_max_chunk_size: config.snapshot_chunk_bytes,
+            // Followers that fall this far behind catch up by snapshot rather than by replaying.
+            max_in_snapshot_log_to_keep: 1000,
+            install_snapshot_timeout: 30_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| Error::Config(e.to_string()))?;
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            raft::network::Network::new(),
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| Error::Raft(e.to_string()))?;
+        let proposer = Proposer::start(raft.clone(), config.max_batch_commands, config.max_inflight_proposals);
+        let node = Arc::new(Node {
+            id: config.node_id,
+            address: config.advertised(),
+            raft,
+            state,
+            config,
+            proposer,
+            forward: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(compact_change_log(Arc::downgrade(&node)));
+        Ok(node)
+    }
+
+    /// The current leader's id and address, as this node knows them.
+    pub fn leader(&self) -> Option<(NodeId, String)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let addr = m.membership_config.membership().get_node(&id).map(|n: &BasicNode| n.addr.clone())?;
+        Some((id, addr))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.id)
+    }
+
+    /// Applies one command through Raft from any node: the leader batches it, a follower
+    /// forwards it to the leader. Retries across leader changes until `write_timeout_ms`;
+    /// retrying is safe because every command is idempotent.
+    pub async fn write(&self, command: Command) -> Result<CommandResult> {
+        let deadline = Instant::now() + Duration::from_millis(self.config.write_timeout_ms);
+        let mut backoff = Duration::from_millis(20);
+        loop {
+            let attempt = match self.leader() {
+                Some((id, _)) if id == self.id => self.proposer.submit(command.clone()).await,
+                Some((_, addr)) => self.forward(&addr, command.clone()).await,
+                None => Err(Error::NoLeader),
+            };
+            match attempt {
+                Err(e) if e.is_retryable() && Instant::now() + backoff < deadline => {
+                    warn!(node_id = self.id, error = %e, "write retried");
+                    // Wake early when the leader changes rather than sleeping the full backoff.
+                    let mut metrics = self.raft.metrics();
+                    let before = metrics.borrow().current_leader;
+                    let _ = tokio::time::timeout(backoff, metrics.wait_for(|m| m.current_leader != before)).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn forward(&self, addr: &str, command: Command) -> Result<CommandResult> {
+        let mut client = {
+            let mut cache = self.forward.lock().expect("forward cache lock");
+            match cache.get(addr) {
+                Some(c) => c.clone(),
+                None => {
+                    let channel = Endpoint::from_shared(format!("http://{addr}"))
+                        .map_err(|e| Error::Transport(e.to_string()))?
+                        .connect_timeout(Duration::from_secs(2))
+                        .timeout(Duration::from_millis(self.config.write_timeout_ms))
+                        .connect_lazy();
+                    let c = RaftServiceClient::new(channel)
+                        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+                    cache.insert(addr.to_string(), c.clone());
+                    c
+                }
+            }
+        };
+        let resp = client.propose(ProposeRequest { command: Some(command) }).await;
+        match resp {
+            Ok(r) => r.into_inner().result.ok_or_else(|| Error::Transport("empty propose response".into())),
+            Err(s) if s.code() == tonic::Code::Unavailable => Err(Error::Transport(s.message().to_string())),
+            Err(s) => Err(Error::Forwarded(s)),
+        }
+    }
+
+    /// Serves the gRPC API and Raft on `listener` until `shutdown` resolves, then stops Raft.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let rpc = raft::service::RaftRpc::new(self.raft.clone(), self.clone());
+        let result = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_routes(crate::api::routes(&self))
+            .add_service(raft::service::server(rpc))
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .map_err(|e| Error::Transport(e.to_string()));
+        if let Err(e) = self.raft.shutdown().await {
+            warn!(node_id = self.id, error = %e, "raft shutdown");
+        }
+        result
+    }
+}
+
+#[tonic::async_trait]
+impl ProposeHandler for Node {
+    async fn propose(&self, command: Command) -> Result<CommandResult> {
+        self.write(command).await
+    }
+}
+
+/// Runs a coordinator until SIGINT or SIGTERM.
+pub async fn run(config: CoordinatorConfig) -> Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::io(format!("listen {}", config.listen), e))?;
+    let node = Node::start(config).await?;
+    info!(node_id = node.id, address = %node.address, "coordinator serving");
+    node.serve(listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// The leader trims the change log once a minute. The cut-off travels in the command, so
+/// every replica drops exactly the same entries.
+async fn compact_change_log(node: std::sync::Weak<Node>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(node) = node.upgrade() else { return };
+        if !node.is_leader() {
+            continue;
+        }
+        let before = SystemTime::now() - Duration::from_secs(node.config.change_log_retention_secs);
+        let command = Command {
+            kind: Some(command::Kind::CompactChangeLog(CompactChangeLog {
+                before: Some(before.into()),
+                keep_last: node.config.change_log_keep_last,
+            })),
+        };
+        if let Err(e) = node.proposer.submit(command).await {
+            warn!(node_id = node.id, error = %e, "change log compaction failed");
+        }
+    }
+}
