@@ -46,6 +46,8 @@ pub struct CoordinatorConfig {
     pub change_log_retention_secs: u64,
     /// Changes kept regardless of age.
     pub change_log_keep_last: u64,
+    /// How often the leader trims the change log.
+    pub change_log_compact_interval_secs: u64,
     /// How long a write waits for a leader before it fails as UNAVAILABLE.
     pub write_timeout_ms: u64,
 }
@@ -66,6 +68,7 @@ impl Default for CoordinatorConfig {
             max_inflight_proposals: 8,
             change_log_retention_secs: 7 * 24 * 3600,
             change_log_keep_last: 100_000,
+            change_log_compact_interval_secs: 60,
             write_timeout_ms: 15_000,
         }
     }

@@ -192,10 +192,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// The leader trims the change log once a minute. The cut-off travels in the command, so
+/// The leader trims the change log periodically. The cut-off travels in the command, so
 /// every replica drops exactly the same entries.
 async fn compact_change_log(node: std::sync::Weak<Node>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let Some(every) = node.upgrade().map(|n| n.config.change_log_compact_interval_secs.max(1)) else { return };
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
     tick.tick().await;
     loop {
         tick.tick().await;

@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 
 mod image;
+mod ingest;
 mod matching;
 mod process;
 
@@ -24,6 +25,9 @@ enum Command {
     /// Vulnerability database import and open time, and matching throughput, on a generated
     /// database of osv.dev's size.
     Match(matching::MatchArgs),
+    /// Findings committed per second through a coordinator cluster started here, commit
+    /// latency, snapshot and learner catch-up time, RSS and disk, and the failover gap.
+    Ingest(ingest::IngestArgs),
     /// One step of `match` in this process (used by `match`).
     #[command(hide = true)]
     MatchStep {
@@ -47,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         Command::Image(args) => image::run(args),
         Command::ScanOnce { layout } => image::scan_once(&layout),
         Command::Match(args) => matching::run(args),
+        Command::Ingest(args) => ingest::run(args),
         Command::MatchStep {
             step,
             dir,

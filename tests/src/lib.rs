@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+pub mod cluster;
+pub mod estate;
 pub mod image;
 
 /// `sha256:<hex>` of `data`.
@@ -16,7 +18,8 @@ pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
-/// The `argus` binary, built (or found up to date) by cargo once per test process.
+/// The `argus` binary: `$ARGUS_BIN` when set, else built (or found up to date) by cargo once
+/// per test process.
 ///
 /// Cargo builds a package's binaries only for that package's own integration tests, so a test
 /// in this crate would otherwise run whatever stale `argus` the target directory holds.
@@ -24,6 +27,9 @@ pub fn argus_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("ARGUS_BIN") {
+                return PathBuf::from(bin);
+            }
             let exe = std::env::current_exe().expect("test executable path");
             // target/<profile>/deps/<test> → target/<profile>/argus
             let dir = exe.parent().and_then(Path::parent).expect("target profile dir");

@@ -19,8 +19,6 @@ pub fn severity_rank(s: &str) -> usize {
 }
 
 pub use argus_proto::finding_id;
-    hex::encode(&h.finalize()[..16])
-}
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 
 use argus_coordinator::config::Config;
 
+mod cluster;
+mod coordinator;
 mod db;
 mod output;
 mod progress;
@@ -39,6 +41,10 @@ pub enum Command {
     Scan(scan::ScanArgs),
     /// Build and inspect the vulnerability database.
     Db(db::DbArgs),
+    /// Run a coordinator node (Raft, state machine, gRPC API).
+    Coordinator(coordinator::CoordinatorArgs),
+    /// Form and inspect a coordinator cluster.
+    Cluster(cluster::ClusterArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -61,5 +67,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Sbom(args) => sbom::run(args, &config),
         Command::Db(args) => db::run(args, &config),
         Command::Scan(args) => scan::run(args, &config),
+        Command::Coordinator(args) => coordinator::run(args, &config),
+        Command::Cluster(args) => cluster::run(args),
     }
 }

@@ -1,0 +1,236 @@
+//! `ingest`: findings committed per second through a three-coordinator cluster on this machine
+//! (fsync on), commit latency, the failover gap after kill -9 of the leader, and snapshot
+//! build / learner catch-up time and per-node RSS and disk at the final size.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use argus_proto::v1::{IngestScanResultsRequest, PutResourcesRequest, TriggerSnapshotRequest};
+use argus_tests::cluster::Cluster;
+use argus_tests::estate::{image, scan};
+use clap::Args;
+use serde_json::json;
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Coordinators to start.
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Findings to ingest in total.
+    #[arg(long, default_value_t = 1_000_000)]
+    findings: u64,
+    /// Findings per scan result (per artifact).
+    #[arg(long, default_value_t = 40)]
+    per_result: u32,
+    /// Scan results per IngestScanResults request.
+    #[arg(long, default_value_t = 25)]
+    results_per_request: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Extra `[coordinator]` configuration (TOML lines).
+    #[arg(long, default_value = "")]
+    config: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn du_bytes(dir: &std::path::Path) -> u64 {
+    walk(dir)
+}
+
+fn walk(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => walk(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+pub fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
+    if std::env::var_os("ARGUS_BIN").is_none() {
+        // Beside this binary in the same target directory.
+        let sibling = std::env::current_exe()?.with_file_name("argus");
+        anyhow::ensure!(sibling.exists(), "set ARGUS_BIN: no argus binary at {}", sibling.display());
+        std::env::set_var("ARGUS_BIN", sibling);
+    }
+    let mut cluster = Cluster::start(args.nodes, &args.config).await;
+    let client = cluster.client();
+    let artifacts = args.findings.div_ceil(args.per_result as u64);
+
+    // Inventory first: one image per artifact.
+    let puts: Vec<u64> = (0..artifacts).collect();
+    for chunk in puts.chunks(5000) {
+        let req = PutResourcesRequest {
+            resources: chunk.iter().map(|n| image(&format!("img-{n}"), n % 2000, *n)).collect(),
+        };
+        client
+            .retry(|c| { let r = req.clone(); async move { c.inventory().put_resources(r).await } })
+            .await
+            .context("put resources")?;
+    }
+
+    // Ingest: `concurrency` tasks pull request numbers from a shared counter.
+    let next = Arc::new(AtomicU64::new(0));
+    let requests = artifacts.div_ceil(args.results_per_request as u64);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, next) = (client.clone(), next.clone());
+        let (per_request, per_result) = (args.results_per_request as u64, args.per_result);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut created = 0u64;
+            loop {
+                let r = next.fetch_add(1, Ordering::Relaxed);
+                if r >= requests {
+                    return anyhow::Ok((latencies, created));
+                }
+                let results = (r * per_request..((r + 1) * per_request).min(artifacts))
+                    .map(|n| scan(n, 1_700_000_000, per_result))
+                    .collect();
+                let req = IngestScanResultsRequest { results };
+                let t = Instant::now();
+                let resp = client
+                    .retry(|c| { let r = req.clone(); async move { c.findings().ingest_scan_results(r).await } })
+                    .await?;
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                created += resp.findings_created as u64;
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut created = 0;
+    for t in tasks {
+        let (l, c) = t.await??;
+        latencies.extend(l);
+        created += c;
+    }
+    let ingest_secs = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    anyhow::ensure!(created == artifacts * args.per_result as u64, "created {created} findings");
+
+    // Snapshot build on the leader at full size.
+    let leader = cluster.wait_leader(None).await;
+    let leader_client = cluster.client_for(leader);
+    let before = cluster.status(leader).await;
+    let t = Instant::now();
+    leader_client.cluster().trigger_snapshot(TriggerSnapshotRequest {}).await?;
+    loop {
+        let s = cluster.status(leader).await;
+        if s.snapshot_index >= before.last_applied && s.snapshot_index != before.snapshot_index {
+            break;
+        }
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(1800), "snapshot never finished");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let snapshot_secs = t.elapsed().as_secs_f64();
+
+    // A new learner catches up by snapshot.
+    let learner = cluster.add_process();
+    let t = Instant::now();
+    cluster.add_learner(learner).await;
+    let catch_up_secs = t.elapsed().as_secs_f64();
+
+    let mut nodes = Vec::new();
+    for c in &cluster.nodes {
+        let pid = c.pid().unwrap_or(0);
+        nodes.push(json!({
+            "node": c.id,
+            "rss_mib": rss_kib(pid, "VmRSS:") / 1024,
+            "peak_rss_mib": rss_kib(pid, "VmHWM:") / 1024,
+            "disk_mib": du_bytes(&c.data_dir) / (1 << 20),
+        }));
+    }
+
+    // Failover: kill -9 the leader under a steady writer; the gap is from the kill to the
+    // first write started after it that commits.
+    let old = cluster.wait_leader(None).await;
+    let survivors: Vec<String> =
+        cluster.nodes.iter().filter(|c| c.id != old && c.id != learner).map(|c| c.address()).collect();
+    let writer = argus_coordinator::client::Client::new(&survivors)?;
+    let probe = |n: u64| PutResourcesRequest { resources: vec![image(&format!("probe-{n}"), 0, n)] };
+    writer.inventory().put_resources(probe(0)).await.context("probe before kill")?;
+    cluster.kill(old);
+    let killed = Instant::now();
+    let mut n = 1;
+    loop {
+        let req = probe(n);
+        if writer
+            .with_deadline(Duration::from_secs(1))
+            .retry(|c| { let r = req.clone(); async move { c.inventory().put_resources(r).await } })
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        n += 1;
+        anyhow::ensure!(killed.elapsed() < Duration::from_secs(60), "no write committed after the leader died");
+    }
+    let failover_secs = killed.elapsed().as_secs_f64();
+
+    let findings_per_sec = created as f64 / ingest_secs;
+    let report = json!({
+        "nodes": args.nodes,
+        "findings": created,
+        "per_result": args.per_result,
+        "results_per_request": args.results_per_request,
+        "concurrency": args.concurrency,
+        "ingest_secs": ingest_secs,
+        "findings_per_sec": findings_per_sec,
+        "commit_latency_ms": { "p50": percentile(&latencies, 0.5), "p99": percentile(&latencies, 0.99) },
+        "snapshot_build_secs": snapshot_secs,
+        "learner_catch_up_secs": catch_up_secs,
+        "failover_secs": failover_secs,
+        "processes": nodes,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("findings ingested     {created} in {ingest_secs:.1} s");
+        println!("findings/s            {findings_per_sec:.0}");
+        println!(
+            "commit latency        p50 {:.1} ms, p99 {:.1} ms (per request of {} results × {} findings)",
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            args.results_per_request,
+            args.per_result
+        );
+        println!("snapshot build        {snapshot_secs:.2} s");
+        println!("learner catch-up      {catch_up_secs:.2} s");
+        println!("failover gap          {failover_secs:.2} s");
+        for n in report["processes"].as_array().unwrap() {
+            println!(
+                "node {}                RSS {} MiB (peak {} MiB), disk {} MiB",
+                n["node"], n["rss_mib"], n["peak_rss_mib"], n["disk_mib"]
+            );
+        }
+    }
+    Ok(())
+}
