@@ -16,6 +16,10 @@ pub enum Error {
     InvalidArgument(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The request is well-formed but the cluster is not in a state to carry it out (e.g. a
+    /// second `InitCluster` with other members, or a membership change already under way).
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
     #[error("cursor {cursor} is older than the retained change log (first retained {first}): resync with ListFindings")]
     CursorExpired { cursor: u64, first: u64 },
     #[error("no leader is known yet")]
