@@ -152,9 +152,19 @@ impl Node {
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let rpc = raft::service::RaftRpc::new(self.raft.clone(), self.clone());
+        // Graceful shutdown waits for open streams; live feed subscriptions never end on their
+        // own, so they are told to stop when shutdown begins.
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
         let result = tonic::transport::Server::builder()
             .tcp_nodelay(true)
-            .add_routes(crate::api::routes(&self))
+            .add_routes(crate::api::routes_until(&self, stop))
             .add_service(raft::service::server(rpc))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await
