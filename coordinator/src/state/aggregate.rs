@@ -99,7 +99,7 @@ pub(super) fn aggregate_findings(view: &View, req: &AggregateFindingsRequest) ->
     let start = after.map_or(0, |(counts, key)| {
         ordered.partition_point(|(k, c)| compare(&(rank(c), k), &(counts, &key)) != Ordering::Greater)
     });
-    let page_size = page::size(req.page_size);
+    let page_size = page::size(req.page_size)?;
     let end = (start + page_size).min(ordered.len());
     let next_page_token = if end < ordered.len() {
         let (key, counts) = &ordered[end - 1];

@@ -52,7 +52,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "changes",
 ];
 
-/// Most entries in one page of any list; larger requests are served this many.
+/// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.
 pub const MAX_PAGE_SIZE: usize = 1000;
 /// Entries in a page when the request leaves the size unset.
 pub const DEFAULT_PAGE_SIZE: usize = 100;

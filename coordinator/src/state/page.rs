@@ -9,11 +9,14 @@ use crate::error::{Error, Result};
 
 const TOKEN_VERSION: u8 = 1;
 
-/// Entries in one page: the default when unset, at most [`MAX_PAGE_SIZE`].
-pub fn size(requested: u32) -> usize {
-    match requested {
-        0 => DEFAULT_PAGE_SIZE,
-        n => (n as usize).min(MAX_PAGE_SIZE),
+/// Entries in one page: the default when unset; more than [`MAX_PAGE_SIZE`] is refused.
+pub fn size(requested: u32) -> Result<usize> {
+    match requested as usize {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n if n > MAX_PAGE_SIZE => Err(Error::InvalidArgument(format!(
+            "page_size: {n}, at most {MAX_PAGE_SIZE}"
+        ))),
+        n => Ok(n),
     }
 }
 

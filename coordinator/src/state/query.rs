@@ -150,7 +150,7 @@ pub(super) fn list_findings(view: &View, req: &ListFindingsRequest) -> Result<Li
     validate::finding_query(req.filter.as_ref(), field, order)?;
     let filter = req.filter.clone().unwrap_or_default();
     let sort = Sort::of(req);
-    let page_size = page::size(req.page_size);
+    let page_size = page::size(req.page_size)?;
     let fp = page::fingerprint(
         "findings",
         &[
@@ -254,7 +254,7 @@ fn keyed_page<R: Record>(
             key_after(&last)
         }
     };
-    let page_size = page::size(page_size);
+    let page_size = page::size(page_size)?;
     let mut out = Vec::new();
     let mut last_key = Vec::new();
     for item in view.iter_from(cf, &start) {

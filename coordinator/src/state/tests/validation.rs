@@ -209,6 +209,11 @@ fn filters_that_cannot_match_are_refused_in_rules_and_queries() {
         ..Default::default()
     });
     assert!(matches!(sort, Err(Error::InvalidArgument(m)) if m == "sort.field: unknown value 50"));
+    let huge = f.state.list_findings(&ListFindingsRequest {
+        page_size: 100_000,
+        ..Default::default()
+    });
+    assert!(matches!(huge, Err(Error::InvalidArgument(m)) if m == "page_size: 100000, at most 1000"));
     let agg = f.state.aggregate_findings(&AggregateFindingsRequest::default());
     assert!(matches!(agg, Err(Error::InvalidArgument(m)) if m == "aggregation: unspecified"));
     let resources = f.state.list_resources(&ListResourcesRequest {
