@@ -3,9 +3,29 @@
 //! Applying is deterministic: everything time-dependent comes from the proposal (`now`, set by
 //! the leader), so every replica computes the same bytes.
 //!
-//! INTERFACE STUB: the bodies are written on the `helper-state` branch.
+//! Writes go through [`Txn`] (`apply.rs` and the command modules); reads for the API go through
+//! a RocksDB snapshot ([`view::View`]) so that a page, an aggregation or a feed batch sees one
+//! consistent state while applies continue.
 
+mod aggregate;
+mod apply;
+mod changelog;
+mod coverage;
+mod filter;
+mod findings;
+mod inventory;
+mod keys;
+mod page;
+mod query;
+mod records;
+mod scan;
+mod suppression;
 mod txn;
+mod validate;
+mod view;
+
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -15,7 +35,7 @@ use rocksdb::DB;
 use tokio::sync::watch;
 
 use crate::error::Result;
-pub use txn::Txn;
+pub use txn::{PrefixIter, Txn};
 
 /// The column families the state machine owns; every one of them is part of a snapshot.
 /// `sm_meta` also holds the Raft bookkeeping the state machine must persist atomically with
@@ -32,6 +52,11 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "changes",
 ];
 
+/// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.
+pub const MAX_PAGE_SIZE: usize = 1000;
+/// Entries in a page when the request leaves the size unset.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
 pub struct State {
     db: Arc<DB>,
     /// The last assigned change cursor, for feed subscribers to wait on.
@@ -41,7 +66,9 @@ pub struct State {
 impl State {
     pub fn new(db: Arc<DB>) -> Result<Self> {
         let (cursor, _) = watch::channel(0);
-        Ok(Self { db, cursor })
+        let state = Self { db, cursor };
+        state.reloaded()?;
+        Ok(state)
     }
 
     pub fn db(&self) -> &Arc<DB> {
@@ -52,9 +79,11 @@ impl State {
         Txn::new(self.db.clone())
     }
 
-    /// Adds the effects of one proposal to `txn`; one result per command.
-    pub fn apply(&self, _txn: &mut Txn, _proposal: &Proposal) -> Result<ProposalResponse> {
-        unimplemented!("helper-state")
+    /// Adds the effects of one proposal to `txn`; one result per command. A command that is
+    /// invalid or refused gets a `CommandResult::Error` and changes nothing; `Err` means storage
+    /// failed and the apply must not be committed.
+    pub fn apply(&self, txn: &mut Txn, proposal: &Proposal) -> Result<ProposalResponse> {
+        apply::proposal(txn, proposal)
     }
 
     /// Writes `txn` (not synced: the Raft log is, and applying is replayed from it) and wakes
@@ -67,13 +96,19 @@ impl State {
 
     /// Re-reads cached values after the column families were replaced by a snapshot install.
     pub fn reloaded(&self) -> Result<()> {
-        let _ = &self.cursor;
+        let last = changelog::read_bounds(&view::View::new(&self.db))?.next - 1;
+        self.cursor.send_if_modified(|c| {
+            let changed = *c != last;
+            *c = last;
+            changed
+        });
         Ok(())
     }
 
     /// Checks a command before it is proposed: anything refused here is refused as a whole.
-    pub fn validate(_command: &Command) -> Result<()> {
-        unimplemented!("helper-state")
+    /// `apply` checks again, so a command that skipped this is refused there, not half-applied.
+    pub fn validate(command: &Command) -> Result<()> {
+        validate::command(command)
     }
 
     pub fn watch_cursor(&self) -> watch::Receiver<u64> {
@@ -81,63 +116,85 @@ impl State {
     }
 
     pub fn change_log_bounds(&self) -> Result<ChangeLogBounds> {
-        unimplemented!("helper-state")
+        changelog::read_bounds(&view::View::new(&self.db))
     }
 
-    /// Up to `limit` changes after `cursor` that match `filter`, and the last cursor examined.
+    /// Up to `limit` changes after `cursor` that match `filter`, and the last cursor examined
+    /// (pass it as the next `cursor`: a filtered consumer advances even when nothing matched).
+    /// Cursor 0 starts at the oldest retained change; a cursor the log no longer reaches back to
+    /// is `Error::CursorExpired`.
     pub fn changes_after(
         &self,
-        _cursor: u64,
-        _filter: Option<&v1::FindingFilter>,
-        _limit: usize,
+        cursor: u64,
+        filter: Option<&v1::FindingFilter>,
+        limit: usize,
     ) -> Result<(Vec<v1::FindingChange>, u64)> {
-        unimplemented!("helper-state")
+        changelog::changes_after(&view::View::new(&self.db), cursor, filter, limit)
     }
 
-    pub fn list_findings(&self, _req: &v1::ListFindingsRequest) -> Result<v1::ListFindingsResponse> {
-        unimplemented!("helper-state")
+    pub fn list_findings(&self, req: &v1::ListFindingsRequest) -> Result<v1::ListFindingsResponse> {
+        query::list_findings(&view::View::new(&self.db), req)
     }
 
-    pub fn get_finding(&self, _id: &str) -> Result<Option<v1::Finding>> {
-        unimplemented!("helper-state")
+    pub fn get_finding(&self, id: &str) -> Result<Option<v1::Finding>> {
+        view::View::new(&self.db).get_record(keys::FINDINGS, id.as_bytes())
     }
 
-    pub fn aggregate_findings(&self, _req: &v1::AggregateFindingsRequest) -> Result<v1::AggregateFindingsResponse> {
-        unimplemented!("helper-state")
+    pub fn aggregate_findings(&self, req: &v1::AggregateFindingsRequest) -> Result<v1::AggregateFindingsResponse> {
+        aggregate::aggregate_findings(&view::View::new(&self.db), req)
     }
 
-    pub fn get_account(&self, _id: &str) -> Result<Option<v1::Account>> {
-        unimplemented!("helper-state")
+    pub fn get_account(&self, id: &str) -> Result<Option<v1::Account>> {
+        view::View::new(&self.db).get_record(keys::ACCOUNTS, id.as_bytes())
     }
 
-    pub fn list_accounts(&self, _req: &v1::ListAccountsRequest) -> Result<v1::ListAccountsResponse> {
-        unimplemented!("helper-state")
+    pub fn list_accounts(&self, req: &v1::ListAccountsRequest) -> Result<v1::ListAccountsResponse> {
+        query::list_accounts(&view::View::new(&self.db), req)
     }
 
-    pub fn get_resource(&self, _id: &str) -> Result<Option<v1::Resource>> {
-        unimplemented!("helper-state")
+    /// A resource by id, removed ones included (they say `removed`).
+    pub fn get_resource(&self, id: &str) -> Result<Option<v1::Resource>> {
+        view::View::new(&self.db).get_record(keys::RESOURCES, id.as_bytes())
     }
 
-    pub fn list_resources(&self, _req: &v1::ListResourcesRequest) -> Result<v1::ListResourcesResponse> {
-        unimplemented!("helper-state")
+    pub fn list_resources(&self, req: &v1::ListResourcesRequest) -> Result<v1::ListResourcesResponse> {
+        let (resources, next_page_token) = query::list_resources(
+            &view::View::new(&self.db),
+            req.filter.as_ref(),
+            req.page_size,
+            &req.page_token,
+        )?;
+        Ok(v1::ListResourcesResponse {
+            resources,
+            next_page_token,
+        })
     }
 
-    pub fn list_coverage(&self, _req: &v1::ListCoverageRequest) -> Result<v1::ListCoverageResponse> {
-        unimplemented!("helper-state")
+    pub fn list_coverage(&self, req: &v1::ListCoverageRequest) -> Result<v1::ListCoverageResponse> {
+        let (resources, next_page_token) = query::list_resources(
+            &view::View::new(&self.db),
+            req.filter.as_ref(),
+            req.page_size,
+            &req.page_token,
+        )?;
+        Ok(v1::ListCoverageResponse {
+            resources,
+            next_page_token,
+        })
     }
 
     pub fn coverage_statistics(
         &self,
-        _req: &v1::GetCoverageStatisticsRequest,
+        req: &v1::GetCoverageStatisticsRequest,
     ) -> Result<v1::GetCoverageStatisticsResponse> {
-        unimplemented!("helper-state")
+        coverage::statistics(&view::View::new(&self.db), req)
     }
 
-    pub fn get_rule(&self, _name: &str) -> Result<Option<v1::SuppressionRule>> {
-        unimplemented!("helper-state")
+    pub fn get_rule(&self, name: &str) -> Result<Option<v1::SuppressionRule>> {
+        view::View::new(&self.db).get_record(keys::RULES, name.as_bytes())
     }
 
-    pub fn list_rules(&self, _req: &v1::ListSuppressionRulesRequest) -> Result<v1::ListSuppressionRulesResponse> {
-        unimplemented!("helper-state")
+    pub fn list_rules(&self, req: &v1::ListSuppressionRulesRequest) -> Result<v1::ListSuppressionRulesResponse> {
+        query::list_rules(&view::View::new(&self.db), req)
     }
 }

@@ -2,11 +2,14 @@
 //! commands build on each other (a resource put, then a scan result for it); they all land in
 //! one atomic RocksDB write, so later commands must see earlier ones before anything is written.
 
+use std::collections::btree_map;
 use std::collections::BTreeMap;
+use std::iter::Peekable;
 use std::sync::Arc;
 
-use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
+use rocksdb::{DBRawIteratorWithThreadMode, WriteBatch, DB};
 
+use super::records::{self, Record};
 use crate::error::Result;
 
 type Key = (&'static str, Vec<u8>);
@@ -19,7 +22,10 @@ pub struct Txn {
 
 impl Txn {
     pub fn new(db: Arc<DB>) -> Self {
-        Self { db, pending: BTreeMap::new() }
+        Self {
+            db,
+            pending: BTreeMap::new(),
+        }
     }
 
     pub fn db(&self) -> &Arc<DB> {
@@ -47,27 +53,33 @@ impl Txn {
         self.pending.insert((cf, key.into()), None);
     }
 
+    /// The record under `key`, decoded.
+    pub fn get_record<R: Record>(&self, cf: &'static str, key: &[u8]) -> Result<Option<R>> {
+        self.get(cf, key)?.map(|v| records::decode(cf, &v)).transpose()
+    }
+
+    /// Stores `record` in its canonical, versioned encoding.
+    pub fn put_record<R: Record>(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, record: &mut R) {
+        let value = records::encode(record);
+        self.put(cf, key, value);
+    }
+
     /// Every live (key, value) under `prefix` in `cf`, pending writes included, in key order.
     pub fn scan_prefix(&self, cf: &'static str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let iter = self
-            .db
-            .iterator_cf(self.cf(cf), IteratorMode::From(prefix, Direction::Forward));
-        for item in iter {
-            let (k, v) = item?;
-            if !k.starts_with(prefix) {
-                break;
-            }
-            merged.insert(k.to_vec(), Some(v.to_vec()));
+        self.iter_prefix(cf, prefix).collect()
+    }
+
+    /// Like [`Txn::scan_prefix`] but streaming: the stored rows are read with a RocksDB iterator
+    /// as the caller advances, so a column family of millions of rows is never held in memory.
+    pub fn iter_prefix<'a>(&'a self, cf: &'static str, prefix: &[u8]) -> PrefixIter<'a> {
+        let mut stored = self.db.raw_iterator_cf(self.cf(cf));
+        stored.seek(prefix);
+        PrefixIter {
+            stored,
+            pending: self.pending.range((cf, prefix.to_vec())..).peekable(),
+            cf,
+            prefix: prefix.to_vec(),
         }
-        let start = (cf, prefix.to_vec());
-        for ((c, k), v) in self.pending.range(start..) {
-            if *c != cf || !k.starts_with(prefix) {
-                break;
-            }
-            merged.insert(k.clone(), v.clone());
-        }
-        Ok(merged.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -85,5 +97,104 @@ impl Txn {
             }
         }
         (self.db, batch)
+    }
+}
+
+/// Stored rows under a prefix merged with the transaction's pending writes (which win).
+pub struct PrefixIter<'a> {
+    stored: DBRawIteratorWithThreadMode<'a, DB>,
+    pending: Peekable<btree_map::Range<'a, Key, Option<Vec<u8>>>>,
+    cf: &'static str,
+    prefix: Vec<u8>,
+}
+
+impl PrefixIter<'_> {
+    fn stored_key(&self) -> Result<Option<Vec<u8>>> {
+        if !self.stored.valid() {
+            self.stored.status()?;
+            return Ok(None);
+        }
+        Ok(self
+            .stored
+            .key()
+            .filter(|k| k.starts_with(&self.prefix))
+            .map(|k| k.to_vec()))
+    }
+
+    fn pending_key(&mut self) -> Option<Vec<u8>> {
+        let ((cf, key), _) = self.pending.peek()?;
+        (*cf == self.cf && key.starts_with(&self.prefix)).then(|| key.clone())
+    }
+}
+
+impl Iterator for PrefixIter<'_> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let stored = match self.stored_key() {
+                Ok(k) => k,
+                Err(e) => return Some(Err(e)),
+            };
+            let pending = self.pending_key();
+            let take_pending = match (&stored, &pending) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(s), Some(p)) => {
+                    if s == p {
+                        // Overwritten or deleted in this transaction: the stored row is stale.
+                        self.stored.next();
+                    }
+                    p <= s
+                }
+            };
+            if take_pending {
+                let (_, value) = self.pending.next().expect("peeked");
+                if let Some(v) = value {
+                    return Some(Ok((pending.expect("peeked"), v.clone())));
+                }
+            } else {
+                let value = self.stored.value().expect("valid iterator").to_vec();
+                self.stored.next();
+                return Some(Ok((stored.expect("checked"), value)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::open;
+
+    #[test]
+    fn prefix_iteration_merges_pending_writes_over_stored_rows_in_key_order() {
+        let f = open();
+        let mut txn = f.state.begin();
+        for k in ["a1", "a3", "a5", "b1"] {
+            txn.put("rules", k, format!("stored {k}"));
+        }
+        f.state.commit(txn).unwrap();
+        let mut txn = f.state.begin();
+        txn.put("rules", "a2", "new a2");
+        txn.delete("rules", "a3");
+        txn.put("rules", "a5", "new a5");
+        txn.put("rules", "a6", "new a6");
+        txn.put("rules", "b0", "new b0");
+        txn.put("findings", "a4", "other column family");
+        let rows: Vec<(String, String)> = txn
+            .iter_prefix("rules", b"a")
+            .map(|r| r.unwrap())
+            .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+            .collect();
+        let expected = [
+            ("a1", "stored a1"),
+            ("a2", "new a2"),
+            ("a5", "new a5"),
+            ("a6", "new a6"),
+        ];
+        assert_eq!(rows, expected.map(|(k, v)| (k.to_string(), v.to_string())).to_vec());
+        assert_eq!(txn.scan_prefix("rules", b"").unwrap().len(), 6);
+        assert_eq!(txn.get("rules", b"a3").unwrap(), None);
     }
 }

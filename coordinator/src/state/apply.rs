@@ -1,0 +1,132 @@
+//! Applying one proposal: validation, dispatch to the command modules, and the context they
+//! share (the transaction, the proposal's `now`, the change-log cursor, the suppression rules).
+
+use std::sync::Arc;
+
+use argus_proto::internal::v1::command::Kind as Cmd;
+use argus_proto::internal::v1::command_result::Kind as Res;
+use argus_proto::internal::v1::{ChangeLogBounds, CommandError, CommandResult, Proposal, ProposalResponse};
+use argus_proto::v1::{ChangeKind, Finding, FindingChange, SuppressionRule};
+use prost_types::Timestamp;
+
+use super::{changelog, inventory, keys, scan, suppression, validate, Txn};
+use crate::error::{Error, Result};
+
+/// Everything one apply call's commands share.
+pub(super) struct Ctx<'t> {
+    pub txn: &'t mut Txn,
+    /// The leader's clock when it proposed: the only time applying may use.
+    pub now: Timestamp,
+    bounds: ChangeLogBounds,
+    bounds_dirty: bool,
+    rules: Option<Arc<Vec<SuppressionRule>>>,
+}
+
+impl<'t> Ctx<'t> {
+    fn new(txn: &'t mut Txn, now: Timestamp) -> Result<Self> {
+        let bounds = changelog::read_bounds_txn(txn)?;
+        Ok(Self {
+            txn,
+            now,
+            bounds,
+            bounds_dirty: false,
+            rules: None,
+        })
+    }
+
+    pub fn bounds(&self) -> &ChangeLogBounds {
+        &self.bounds
+    }
+
+    pub fn set_first_retained(&mut self, first: u64) {
+        debug_assert!(first >= self.bounds.first && first <= self.bounds.next);
+        self.bounds.first = first;
+        self.bounds_dirty = true;
+    }
+
+    /// Stores `finding` and, when `change` is set, appends it to the change log under the next
+    /// cursor. Cursors follow apply order, which is log order: identical on every replica.
+    pub fn write_finding(&mut self, finding: &mut Finding, change: Option<ChangeKind>) {
+        let id = finding.finding_id.clone();
+        self.txn.put_record(keys::FINDINGS, id.into_bytes(), finding);
+        let Some(kind) = change else { return };
+        let cursor = self.bounds.next;
+        self.bounds.next += 1;
+        self.bounds_dirty = true;
+        let mut record = FindingChange {
+            cursor,
+            kind: kind as i32,
+            changed_at: Some(self.now),
+            finding: Some(std::mem::take(finding)),
+        };
+        self.txn
+            .put_record(keys::CHANGES, keys::change(cursor).to_vec(), &mut record);
+        *finding = record.finding.take().expect("put back");
+    }
+
+    /// The suppression rules in name order, read once per apply and re-read after a rule change.
+    pub fn rules(&mut self) -> Result<Arc<Vec<SuppressionRule>>> {
+        if let Some(r) = &self.rules {
+            return Ok(r.clone());
+        }
+        let rules = suppression::load_rules(self.txn)?;
+        let rules = Arc::new(rules);
+        self.rules = Some(rules.clone());
+        Ok(rules)
+    }
+
+    pub fn rules_changed(&mut self) {
+        self.rules = None;
+    }
+
+    fn finish(self) {
+        if self.bounds_dirty {
+            let mut bounds = self.bounds;
+            changelog::write_bounds(self.txn, &mut bounds);
+        }
+    }
+}
+
+pub(super) fn proposal(txn: &mut Txn, proposal: &Proposal) -> Result<ProposalResponse> {
+    if proposal.commands.is_empty() {
+        return Ok(ProposalResponse::default());
+    }
+    let mut ctx = Ctx::new(txn, proposal.now.unwrap_or_default())?;
+    let mut results = Vec::with_capacity(proposal.commands.len());
+    for command in &proposal.commands {
+        // Validation is pure, so every replica refuses the same commands; checking here too
+        // means a command that reached the log without `State::validate` is refused whole.
+        let kind = match validate::command(command) {
+            Ok(()) => dispatch(&mut ctx, command.kind.as_ref().expect("validated"))?,
+            Err(Error::InvalidArgument(message)) => refused("INVALID_ARGUMENT", message),
+            Err(e) => return Err(e),
+        };
+        results.push(CommandResult { kind: Some(kind) });
+    }
+    ctx.finish();
+    Ok(ProposalResponse { results })
+}
+
+pub(super) fn refused(code: &str, message: String) -> Res {
+    Res::Error(CommandError {
+        code: code.into(),
+        message,
+    })
+}
+
+fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
+    Ok(match command {
+        Cmd::PutAccounts(req) => Res::PutAccounts(inventory::put_accounts(ctx, req)?),
+        Cmd::RemoveAccounts(req) => Res::RemoveAccounts(inventory::remove_accounts(ctx, req)?),
+        Cmd::PutResources(req) => Res::PutResources(inventory::put_resources(ctx, req)?),
+        Cmd::RemoveResources(req) => Res::RemoveResources(inventory::remove_resources(ctx, req)?),
+        Cmd::IngestScanResults(req) => Res::IngestScanResults(scan::ingest(ctx, req)?),
+        Cmd::SetCoverage(req) => Res::SetCoverage(scan::set_coverage(ctx, req)?),
+        Cmd::PutSuppressionRule(req) => Res::PutSuppressionRule(suppression::put_rule(ctx, req)?),
+        Cmd::DeleteSuppressionRule(req) => match suppression::delete_rule(ctx, req)? {
+            Some(resp) => Res::DeleteSuppressionRule(resp),
+            None => refused("NOT_FOUND", format!("suppression rule {:?} does not exist", req.name)),
+        },
+        Cmd::CompactChangeLog(req) => Res::CompactChangeLog(changelog::compact(ctx, req)?),
+    })
+}

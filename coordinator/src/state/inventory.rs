@@ -1,0 +1,145 @@
+//! Accounts and resources: batched upserts and removals.
+
+use argus_proto::v1::{
+    Account, Coverage, CoverageReason, CoverageStatus, PutAccountsRequest, PutAccountsResponse, PutResourcesRequest,
+    PutResourcesResponse, RemoveAccountsRequest, RemoveAccountsResponse, RemoveResourcesRequest,
+    RemoveResourcesResponse, Resource,
+};
+
+use super::apply::Ctx;
+use super::{findings, keys, scan};
+use crate::error::Result;
+
+pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
+    let mut out = PutAccountsResponse::default();
+    for input in &req.accounts {
+        let old: Option<Account> = ctx.txn.get_record(keys::ACCOUNTS, input.account_id.as_bytes())?;
+        let mut account = Account {
+            first_seen_at: Some(old.as_ref().and_then(|o| o.first_seen_at).unwrap_or(ctx.now)),
+            last_seen_at: Some(ctx.now),
+            ..input.clone()
+        };
+        if old.is_some() {
+            out.updated += 1;
+        } else {
+            out.created += 1;
+        }
+        ctx.txn
+            .put_record(keys::ACCOUNTS, account.account_id.clone().into_bytes(), &mut account);
+    }
+    Ok(out)
+}
+
+/// Removes the account records only. Resources name their account by id and stay, with their
+/// findings: removing inventory is explicit (`RemoveResources`), so dropping an account from an
+/// organization listing never silently closes findings.
+pub(super) fn remove_accounts(ctx: &mut Ctx, req: &RemoveAccountsRequest) -> Result<RemoveAccountsResponse> {
+    let mut out = RemoveAccountsResponse::default();
+    for id in &req.account_ids {
+        if ctx.txn.get(keys::ACCOUNTS, id.as_bytes())?.is_some() {
+            ctx.txn.delete(keys::ACCOUNTS, id.clone().into_bytes());
+            out.removed += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn pending_initial_scan() -> Coverage {
+    Coverage {
+        status: CoverageStatus::CoverageActive as i32,
+        reason: CoverageReason::PendingInitialScan as i32,
+        ..Default::default()
+    }
+}
+
+/// Upserts by resource id. The caller's description (type, account, region, tags, digest,
+/// details) replaces the stored one; first_seen_at is kept and last_seen_at is now; a removed
+/// resource comes back. Coverage starts over (PENDING_INITIAL_SCAN, nothing scanned) when the
+/// resource is new, returns, or now carries another artifact or account, so that the stored
+/// result of its artifact applies to it at once.
+pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<PutResourcesResponse> {
+    let mut out = PutResourcesResponse::default();
+    for input in &req.resources {
+        let old: Option<Resource> = ctx.txn.get_record(keys::RESOURCES, input.resource_id.as_bytes())?;
+        let coverage = match &old {
+            Some(o) if !o.removed && o.artifact_digest == input.artifact_digest && o.account_id == input.account_id => {
+                o.coverage.clone()
+            }
+            _ => Some(pending_initial_scan()),
+        };
+        let mut resource = Resource {
+            r#type: input.r#type,
+            resource_id: input.resource_id.clone(),
+            account_id: input.account_id.clone(),
+            region: input.region.clone(),
+            tags: input.tags.clone(),
+            artifact_digest: input.artifact_digest.clone(),
+            details: input.details.clone(),
+            first_seen_at: Some(old.as_ref().and_then(|o| o.first_seen_at).unwrap_or(ctx.now)),
+            last_seen_at: Some(ctx.now),
+            removed: false,
+            removed_at: None,
+            coverage,
+        };
+        let old_digest = old.as_ref().map(|o| o.artifact_digest.as_str()).unwrap_or("");
+        match &old {
+            None => out.created += 1,
+            Some(o) => {
+                let seen_again = Resource {
+                    last_seen_at: resource.last_seen_at,
+                    ..o.clone()
+                };
+                if seen_again == resource {
+                    out.unchanged += 1;
+                } else {
+                    out.updated += 1;
+                }
+            }
+        }
+        if old.is_none() || old_digest != resource.artifact_digest {
+            if !old_digest.is_empty() {
+                ctx.txn
+                    .delete(keys::BY_ARTIFACT, keys::by_artifact(old_digest, &resource.resource_id));
+            }
+            if !resource.artifact_digest.is_empty() {
+                ctx.txn.put(
+                    keys::BY_ARTIFACT,
+                    keys::by_artifact(&resource.artifact_digest, &resource.resource_id),
+                    Vec::new(),
+                );
+            }
+        }
+        scan::apply_stored_result(ctx, &mut resource)?;
+        ctx.txn.put_record(
+            keys::RESOURCES,
+            resource.resource_id.clone().into_bytes(),
+            &mut resource,
+        );
+    }
+    Ok(out)
+}
+
+/// Marks resources removed (INACTIVE / RESOURCE_TERMINATED) and closes their open findings.
+/// Unknown and already removed ids change nothing, so a repeated removal is harmless.
+pub(super) fn remove_resources(ctx: &mut Ctx, req: &RemoveResourcesRequest) -> Result<RemoveResourcesResponse> {
+    let mut out = RemoveResourcesResponse::default();
+    for id in &req.resource_ids {
+        let Some(mut resource): Option<Resource> = ctx.txn.get_record(keys::RESOURCES, id.as_bytes())? else {
+            continue;
+        };
+        if resource.removed {
+            continue;
+        }
+        resource.removed = true;
+        resource.removed_at = Some(ctx.now);
+        let coverage = resource.coverage.get_or_insert_with(Coverage::default);
+        coverage.status = CoverageStatus::CoverageInactive as i32;
+        coverage.reason = CoverageReason::ResourceTerminated as i32;
+        coverage.detail.clear();
+        out.findings_closed += findings::close_all_of_resource(ctx, id)?;
+        ctx.txn
+            .put_record(keys::RESOURCES, id.clone().into_bytes(), &mut resource);
+        out.removed += 1;
+    }
+    Ok(out)
+}

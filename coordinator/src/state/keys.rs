@@ -1,0 +1,61 @@
+//! Column-family names and key layouts of the state machine.
+//!
+//! Ids never contain control characters (validation refuses them), so a 0x00 byte can separate
+//! the parts of a composite key and a prefix scan over `id 0x00` finds exactly that id's rows.
+
+pub const SM_META: &str = "sm_meta";
+pub const ACCOUNTS: &str = "accounts";
+pub const RESOURCES: &str = "resources";
+pub const FINDINGS: &str = "findings";
+pub const BY_RESOURCE: &str = "by_resource";
+pub const BY_ARTIFACT: &str = "by_artifact";
+pub const ARTIFACTS: &str = "artifacts";
+pub const RULES: &str = "rules";
+pub const CHANGES: &str = "changes";
+
+/// Key of the [`ChangeLogBounds`](argus_proto::internal::v1::ChangeLogBounds) record in
+/// `sm_meta`. Keys starting with `raft.` belong to the Raft side.
+pub const CHANGE_LOG_BOUNDS: &[u8] = b"state.change_log";
+
+const SEP: u8 = 0;
+
+fn pair(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + 1 + b.len());
+    k.extend_from_slice(a.as_bytes());
+    k.push(SEP);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+/// `resource_id 0x00 finding_id`: the findings of one resource.
+pub fn by_resource(resource_id: &str, finding_id: &str) -> Vec<u8> {
+    pair(resource_id, finding_id)
+}
+
+pub fn by_resource_prefix(resource_id: &str) -> Vec<u8> {
+    pair(resource_id, "")
+}
+
+/// `digest 0x00 resource_id`: the resources carrying one artifact.
+pub fn by_artifact(digest: &str, resource_id: &str) -> Vec<u8> {
+    pair(digest, resource_id)
+}
+
+pub fn by_artifact_prefix(digest: &str) -> Vec<u8> {
+    pair(digest, "")
+}
+
+/// The part of a composite key after `prefix` (which ends with the separator).
+pub fn suffix(key: &[u8], prefix: &[u8]) -> String {
+    debug_assert!(key.starts_with(prefix));
+    String::from_utf8_lossy(&key[prefix.len()..]).into_owned()
+}
+
+/// Change-log keys are big-endian so that key order is cursor order.
+pub fn change(cursor: u64) -> [u8; 8] {
+    cursor.to_be_bytes()
+}
+
+pub fn change_cursor(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.try_into().ok()?))
+}

@@ -1,0 +1,118 @@
+//! Suppression rules. A finding that is not CLOSED is SUPPRESSED exactly while some rule
+//! matches it, `suppressed_by` naming the first matching rule in name order. Rules are judged
+//! against the finding as if it were ACTIVE, so a rule's `status` criterion is not circular.
+//! Every rule change re-evaluates all findings by streaming the findings column family; a new,
+//! reopened or updated finding is judged when it is written (`scan.rs`).
+
+use argus_proto::v1::{
+    ChangeKind, DeleteSuppressionRuleRequest, DeleteSuppressionRuleResponse, Finding, FindingStatus,
+    PutSuppressionRuleRequest, PutSuppressionRuleResponse, SuppressionRule,
+};
+
+use super::apply::Ctx;
+use super::{filter, findings, keys, records, Txn};
+use crate::error::Result;
+
+pub(super) fn load_rules(txn: &Txn) -> Result<Vec<SuppressionRule>> {
+    txn.iter_prefix(keys::RULES, b"")
+        .map(|item| item.and_then(|(_, v)| records::decode(keys::RULES, &v)))
+        .collect()
+}
+
+/// The first rule (in name order) that matches `finding`.
+pub(super) fn matching_rule<'r>(rules: &'r [SuppressionRule], finding: &Finding) -> Option<&'r str> {
+    rules
+        .iter()
+        .find(|r| {
+            r.filter
+                .as_ref()
+                .is_some_and(|f| filter::finding_with_status(f, finding, FindingStatus::Active as i32))
+        })
+        .map(|r| r.name.as_str())
+}
+
+/// Sets the status of an open finding from the rules; true when it ends up SUPPRESSED.
+pub(super) fn judge(rules: &[SuppressionRule], finding: &mut Finding) -> bool {
+    debug_assert!(findings::is_open(finding));
+    match matching_rule(rules, finding) {
+        Some(name) => {
+            finding.status = FindingStatus::Suppressed as i32;
+            finding.suppressed_by = name.to_string();
+            true
+        }
+        None => {
+            finding.status = FindingStatus::Active as i32;
+            finding.suppressed_by.clear();
+            false
+        }
+    }
+}
+
+pub(super) fn put_rule(ctx: &mut Ctx, req: &PutSuppressionRuleRequest) -> Result<PutSuppressionRuleResponse> {
+    let mut rule = req.rule.clone().expect("validated");
+    let old: Option<SuppressionRule> = ctx.txn.get_record(keys::RULES, rule.name.as_bytes())?;
+    rule.created_at = old.and_then(|o| o.created_at).or(Some(ctx.now));
+    rule.updated_at = Some(ctx.now);
+    ctx.txn
+        .put_record(keys::RULES, rule.name.clone().into_bytes(), &mut rule);
+    ctx.rules_changed();
+    let (findings_suppressed, findings_restored) = reevaluate(ctx)?;
+    Ok(PutSuppressionRuleResponse {
+        rule: Some(rule),
+        findings_suppressed,
+        findings_restored,
+    })
+}
+
+/// `None` when no rule has that name (the command is refused, nothing changes).
+pub(super) fn delete_rule(
+    ctx: &mut Ctx,
+    req: &DeleteSuppressionRuleRequest,
+) -> Result<Option<DeleteSuppressionRuleResponse>> {
+    if ctx.txn.get(keys::RULES, req.name.as_bytes())?.is_none() {
+        return Ok(None);
+    }
+    ctx.txn.delete(keys::RULES, req.name.clone().into_bytes());
+    ctx.rules_changed();
+    let (_, findings_restored) = reevaluate(ctx)?;
+    Ok(Some(DeleteSuppressionRuleResponse { findings_restored }))
+}
+
+/// Brings every open finding in line with the current rules: newly matched ones become
+/// SUPPRESSED (change SUPPRESSED), no longer matched ones ACTIVE again (change UPDATED), and one
+/// now held by another rule names it (change SUPPRESSED). Returns (suppressed, restored).
+fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
+    let rules = ctx.rules()?;
+    let suppressed = FindingStatus::Suppressed as i32;
+    let mut touched = Vec::new();
+    let (mut newly_suppressed, mut restored) = (0, 0);
+    // Only the findings that change are kept; the column family itself is streamed.
+    for item in ctx.txn.iter_prefix(keys::FINDINGS, b"") {
+        let (_, value) = item?;
+        let mut f: Finding = records::decode(keys::FINDINGS, &value)?;
+        if !findings::is_open(&f) {
+            continue;
+        }
+        let was_suppressed = f.status == suppressed;
+        let was_by = std::mem::take(&mut f.suppressed_by);
+        let now_suppressed = judge(&rules, &mut f);
+        let kind = match (was_suppressed, now_suppressed) {
+            (false, true) => {
+                newly_suppressed += 1;
+                ChangeKind::Suppressed
+            }
+            (true, false) => {
+                restored += 1;
+                ChangeKind::Updated
+            }
+            (true, true) if f.suppressed_by != was_by => ChangeKind::Suppressed,
+            _ => continue,
+        };
+        touched.push((f, kind));
+    }
+    for (mut f, kind) in touched {
+        f.updated_at = Some(ctx.now);
+        ctx.write_finding(&mut f, Some(kind));
+    }
+    Ok((newly_suppressed, restored))
+}

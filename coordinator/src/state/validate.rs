@@ -1,0 +1,438 @@
+//! Everything that makes a command or a query INVALID_ARGUMENT, checked before anything is
+//! proposed or read, so that a bad request changes nothing. Messages name the offending field by
+//! its path, e.g. `resources[3].resource_id: empty`.
+
+use std::collections::HashMap;
+
+use argus_proto::internal::v1::command::Kind as Cmd;
+use argus_proto::internal::v1::{Command, CompactChangeLog, SetCoverage};
+use argus_proto::v1::{
+    AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
+    FindingStatus, FindingType, FixAvailable, MapFilter, NumberFilter, ObservedVulnerability, ResourceFilter,
+    ResourceType, ScanOutcome, ScanResult, Severity, SortOrder, StringComparison, StringFilter, SuppressionRule,
+};
+use prost_types::Timestamp;
+
+use crate::error::{Error, Result};
+
+pub const MAX_BATCH: usize = 10_000;
+pub const MAX_SCAN_RESULTS: usize = 1_000;
+pub const MAX_VULNERABILITIES: usize = 10_000;
+pub const MAX_ID_BYTES: usize = 2048;
+pub const MAX_ACCOUNT_ID_BYTES: usize = 128;
+pub const MAX_RULE_NAME_CHARS: usize = 128;
+
+type Check = std::result::Result<(), String>;
+
+fn fail(path: &str, what: impl std::fmt::Display) -> Check {
+    Err(format!("{path}: {what}"))
+}
+
+fn into_error(check: Check) -> Result<()> {
+    check.map_err(Error::InvalidArgument)
+}
+
+pub fn command(command: &Command) -> Result<()> {
+    into_error(check_command(command))
+}
+
+fn check_command(command: &Command) -> Check {
+    let Some(kind) = &command.kind else {
+        return fail("command", "empty");
+    };
+    match kind {
+        Cmd::PutAccounts(req) => {
+            batch("accounts", req.accounts.len(), MAX_BATCH)?;
+            unique(
+                "accounts",
+                "account_id",
+                req.accounts.iter().map(|a| a.account_id.as_str()),
+            )?;
+            for (i, a) in req.accounts.iter().enumerate() {
+                let path = format!("accounts[{i}]");
+                id(&format!("{path}.account_id"), &a.account_id, MAX_ACCOUNT_ID_BYTES)?;
+                tags(&format!("{path}.tags"), &a.tags)?;
+            }
+            Ok(())
+        }
+        Cmd::RemoveAccounts(req) => ids("account_ids", &req.account_ids, MAX_ACCOUNT_ID_BYTES),
+        Cmd::PutResources(req) => {
+            batch("resources", req.resources.len(), MAX_BATCH)?;
+            unique(
+                "resources",
+                "resource_id",
+                req.resources.iter().map(|r| r.resource_id.as_str()),
+            )?;
+            for (i, r) in req.resources.iter().enumerate() {
+                let path = format!("resources[{i}]");
+                id(&format!("{path}.resource_id"), &r.resource_id, MAX_ID_BYTES)?;
+                id(&format!("{path}.account_id"), &r.account_id, MAX_ACCOUNT_ID_BYTES)?;
+                specified::<ResourceType>(&format!("{path}.type"), r.r#type)?;
+                printable(&format!("{path}.region"), &r.region, MAX_ACCOUNT_ID_BYTES)?;
+                tags(&format!("{path}.tags"), &r.tags)?;
+                if !r.artifact_digest.is_empty() {
+                    digest(&format!("{path}.artifact_digest"), &r.artifact_digest)?;
+                }
+            }
+            Ok(())
+        }
+        Cmd::RemoveResources(req) => ids("resource_ids", &req.resource_ids, MAX_ID_BYTES),
+        Cmd::IngestScanResults(req) => {
+            batch("results", req.results.len(), MAX_SCAN_RESULTS)?;
+            for (i, r) in req.results.iter().enumerate() {
+                scan_result(&format!("results[{i}]"), r)?;
+            }
+            Ok(())
+        }
+        Cmd::PutSuppressionRule(req) => match &req.rule {
+            None => fail("rule", "missing"),
+            Some(rule) => suppression_rule("rule", rule),
+        },
+        Cmd::DeleteSuppressionRule(req) => rule_name("name", &req.name),
+        Cmd::CompactChangeLog(CompactChangeLog { before, .. }) => optional_timestamp("before", before.as_ref()),
+        Cmd::SetCoverage(SetCoverage {
+            artifact_digest,
+            coverage,
+        }) => {
+            digest("artifact_digest", artifact_digest)?;
+            let Some(c) = coverage else {
+                return fail("coverage", "missing");
+            };
+            specified::<CoverageStatus>("coverage.status", c.status)?;
+            specified::<CoverageReason>("coverage.reason", c.reason)?;
+            optional_timestamp("coverage.last_scanned_at", c.last_scanned_at.as_ref())
+        }
+    }
+}
+
+fn batch(path: &str, len: usize, max: usize) -> Check {
+    if len > max {
+        return fail(path, format!("{len} entries, at most {max}"));
+    }
+    Ok(())
+}
+
+fn unique<'a>(path: &str, field: &str, values: impl Iterator<Item = &'a str>) -> Check {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, v) in values.enumerate() {
+        if let Some(first) = seen.insert(v, i) {
+            return fail(&format!("{path}[{i}].{field}"), format!("duplicate of {path}[{first}]"));
+        }
+    }
+    Ok(())
+}
+
+fn ids(path: &str, values: &[String], max_bytes: usize) -> Check {
+    batch(path, values.len(), MAX_BATCH)?;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, v) in values.iter().enumerate() {
+        id(&format!("{path}[{i}]"), v, max_bytes)?;
+        if let Some(first) = seen.insert(v, i) {
+            return fail(&format!("{path}[{i}]"), format!("duplicate of {path}[{first}]"));
+        }
+    }
+    Ok(())
+}
+
+/// A non-empty identifier without control characters.
+fn id(path: &str, value: &str, max_bytes: usize) -> Check {
+    if value.is_empty() {
+        return fail(path, "empty");
+    }
+    printable(path, value, max_bytes)
+}
+
+fn printable(path: &str, value: &str, max_bytes: usize) -> Check {
+    if value.len() > max_bytes {
+        return fail(path, format!("{} bytes, at most {max_bytes}", value.len()));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return fail(path, format!("contains the control character {c:?}"));
+    }
+    Ok(())
+}
+
+fn tags(path: &str, tags: &HashMap<String, String>) -> Check {
+    // Sorted so that the message for a map with several bad keys is the same every time.
+    let mut keys: Vec<&String> = tags.keys().collect();
+    keys.sort();
+    for k in keys {
+        id(&format!("{path}[{k:?}]"), k, MAX_ID_BYTES)?;
+        if tags[k].len() > MAX_ID_BYTES {
+            return fail(
+                &format!("{path}[{k:?}]"),
+                format!("value of {} bytes, at most {MAX_ID_BYTES}", tags[k].len()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `algorithm:hex`, e.g. `sha256:` and 64 lowercase hex digits.
+fn digest(path: &str, value: &str) -> Check {
+    let Some((algo, hex)) = value.split_once(':') else {
+        return fail(
+            path,
+            format!("{value:?} is not a digest (algorithm:hex, e.g. sha256:<64 hex digits>)"),
+        );
+    };
+    let algo_ok = !algo.is_empty()
+        && algo.len() <= 32
+        && algo
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+    if !algo_ok {
+        return fail(path, format!("digest algorithm {algo:?} is not lowercase alphanumeric"));
+    }
+    if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return fail(path, "digest is not lowercase hex after the algorithm");
+    }
+    let expected = match algo {
+        "sha256" => Some(64),
+        "sha384" => Some(96),
+        "sha512" => Some(128),
+        "sha1" => Some(40),
+        _ => None,
+    };
+    match expected {
+        Some(n) if hex.len() != n => fail(path, format!("{algo} digest has {} hex digits, not {n}", hex.len())),
+        None if hex.len() < 32 || hex.len() > 256 || hex.len() % 2 != 0 => fail(
+            path,
+            format!(
+                "digest has {} hex digits, expected an even number from 32 to 256",
+                hex.len()
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// A known enum value other than the zero (UNSPECIFIED) one.
+fn specified<E: TryFrom<i32>>(path: &str, value: i32) -> Check {
+    if value == 0 {
+        return fail(path, "unspecified");
+    }
+    known::<E>(path, value)
+}
+
+/// A known enum value; the zero value is allowed where the API documents a default for it.
+fn known<E: TryFrom<i32>>(path: &str, value: i32) -> Check {
+    if E::try_from(value).is_err() {
+        return fail(path, format!("unknown value {value}"));
+    }
+    Ok(())
+}
+
+fn timestamp(path: &str, t: &Timestamp) -> Check {
+    // 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z, as RFC 3339 can write it.
+    const MIN: i64 = -62_135_596_800;
+    const MAX: i64 = 253_402_300_799;
+    if !(0..1_000_000_000).contains(&t.nanos) {
+        return fail(path, format!("nanos {} out of range 0..1e9", t.nanos));
+    }
+    if !(MIN..=MAX).contains(&t.seconds) {
+        return fail(path, format!("seconds {} out of range", t.seconds));
+    }
+    Ok(())
+}
+
+fn optional_timestamp(path: &str, t: Option<&Timestamp>) -> Check {
+    t.map_or(Ok(()), |t| timestamp(path, t))
+}
+
+fn scan_result(path: &str, r: &ScanResult) -> Check {
+    digest(&format!("{path}.artifact_digest"), &r.artifact_digest)?;
+    match &r.scanned_at {
+        None => return fail(&format!("{path}.scanned_at"), "missing"),
+        Some(t) => timestamp(&format!("{path}.scanned_at"), t)?,
+    }
+    specified::<ScanOutcome>(&format!("{path}.outcome"), r.outcome)?;
+    batch(
+        &format!("{path}.vulnerabilities"),
+        r.vulnerabilities.len(),
+        MAX_VULNERABILITIES,
+    )?;
+    for (i, v) in r.vulnerabilities.iter().enumerate() {
+        observed(&format!("{path}.vulnerabilities[{i}]"), v)?;
+    }
+    Ok(())
+}
+
+fn observed(path: &str, v: &ObservedVulnerability) -> Check {
+    specified::<FindingType>(&format!("{path}.type"), v.r#type)?;
+    specified::<Severity>(&format!("{path}.severity"), v.severity)?;
+    specified::<FixAvailable>(&format!("{path}.fix_available"), v.fix_available)?;
+    match &v.vulnerability {
+        None => return fail(&format!("{path}.vulnerability"), "missing"),
+        Some(vuln) => id(&format!("{path}.vulnerability.id"), &vuln.id, MAX_ID_BYTES)?,
+    }
+    if let Some(p) = &v.package {
+        printable(&format!("{path}.package.name"), &p.name, MAX_ID_BYTES)?;
+        printable(&format!("{path}.package.file_path"), &p.file_path, MAX_ID_BYTES)?;
+    }
+    score(&format!("{path}.score"), v.score, 10.0)?;
+    score(&format!("{path}.epss_score"), v.epss_score, 1.0)
+}
+
+fn score(path: &str, value: f64, max: f64) -> Check {
+    if !value.is_finite() || !(0.0..=max).contains(&value) {
+        return fail(path, format!("{value} is not within 0..={max}"));
+    }
+    Ok(())
+}
+
+fn rule_name(path: &str, name: &str) -> Check {
+    let chars = name.chars().count();
+    if chars == 0 {
+        return fail(path, "empty");
+    }
+    if chars > MAX_RULE_NAME_CHARS {
+        return fail(path, format!("{chars} characters, at most {MAX_RULE_NAME_CHARS}"));
+    }
+    printable(path, name, usize::MAX)
+}
+
+fn suppression_rule(path: &str, rule: &SuppressionRule) -> Check {
+    rule_name(&format!("{path}.name"), &rule.name)?;
+    let filter_path = format!("{path}.filter");
+    match &rule.filter {
+        Some(f) if *f != FindingFilter::default() => check_finding_filter(&filter_path, f),
+        _ => fail(&filter_path, "empty (a rule must say which findings it suppresses)"),
+    }
+}
+
+fn string_filters(path: &str, filters: &[StringFilter]) -> Check {
+    for (i, f) in filters.iter().enumerate() {
+        specified::<StringComparison>(&format!("{path}[{i}].comparison"), f.comparison)?;
+    }
+    Ok(())
+}
+
+fn map_filters(path: &str, filters: &[MapFilter]) -> Check {
+    for (i, f) in filters.iter().enumerate() {
+        if f.key.is_empty() {
+            return fail(&format!("{path}[{i}].key"), "empty");
+        }
+        known::<StringComparison>(&format!("{path}[{i}].comparison"), f.comparison)?;
+    }
+    Ok(())
+}
+
+fn enum_filters<E: TryFrom<i32>>(path: &str, values: &[i32]) -> Check {
+    for (i, v) in values.iter().enumerate() {
+        specified::<E>(&format!("{path}[{i}]"), *v)?;
+    }
+    Ok(())
+}
+
+fn number_filter(path: &str, f: Option<&NumberFilter>) -> Check {
+    let Some(f) = f else { return Ok(()) };
+    for (name, bound) in [
+        ("lower_inclusive", f.lower_inclusive),
+        ("upper_inclusive", f.upper_inclusive),
+    ] {
+        if bound.is_some_and(f64::is_nan) {
+            return fail(&format!("{path}.{name}"), "NaN");
+        }
+    }
+    if let (Some(l), Some(u)) = (f.lower_inclusive, f.upper_inclusive) {
+        if l > u {
+            return fail(
+                path,
+                format!("lower bound {l} is above upper bound {u}: nothing can match"),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn date_filter(path: &str, f: Option<&DateFilter>) -> Check {
+    let Some(f) = f else { return Ok(()) };
+    optional_timestamp(&format!("{path}.start_inclusive"), f.start_inclusive.as_ref())?;
+    optional_timestamp(&format!("{path}.end_inclusive"), f.end_inclusive.as_ref())?;
+    if let (Some(s), Some(e)) = (&f.start_inclusive, &f.end_inclusive) {
+        if (s.seconds, s.nanos) > (e.seconds, e.nanos) {
+            return fail(path, "start is after end: nothing can match");
+        }
+    }
+    Ok(())
+}
+
+/// Also used for the feed filter.
+pub fn finding_filter(path: &str, f: &FindingFilter) -> std::result::Result<(), String> {
+    check_finding_filter(path, f)
+}
+
+fn check_finding_filter(path: &str, f: &FindingFilter) -> Check {
+    let p = |field: &str| format!("{path}.{field}");
+    string_filters(&p("finding_id"), &f.finding_id)?;
+    string_filters(&p("account_id"), &f.account_id)?;
+    enum_filters::<ResourceType>(&p("resource_type"), &f.resource_type)?;
+    string_filters(&p("resource_id"), &f.resource_id)?;
+    map_filters(&p("resource_tags"), &f.resource_tags)?;
+    string_filters(&p("region"), &f.region)?;
+    enum_filters::<Severity>(&p("severity"), &f.severity)?;
+    enum_filters::<FindingStatus>(&p("status"), &f.status)?;
+    enum_filters::<FindingType>(&p("finding_type"), &f.finding_type)?;
+    string_filters(&p("vulnerability_id"), &f.vulnerability_id)?;
+    string_filters(&p("package_name"), &f.package_name)?;
+    string_filters(&p("package_version"), &f.package_version)?;
+    enum_filters::<FixAvailable>(&p("fix_available"), &f.fix_available)?;
+    number_filter(&p("score"), f.score.as_ref())?;
+    number_filter(&p("epss_score"), f.epss_score.as_ref())?;
+    date_filter(&p("first_observed_at"), f.first_observed_at.as_ref())?;
+    date_filter(&p("last_observed_at"), f.last_observed_at.as_ref())?;
+    date_filter(&p("updated_at"), f.updated_at.as_ref())?;
+    string_filters(&p("image_repository"), &f.image_repository)?;
+    string_filters(&p("title"), &f.title)
+}
+
+pub fn resource_filter(path: &str, f: &ResourceFilter) -> Result<()> {
+    into_error(check_resource_filter(path, f))
+}
+
+fn check_resource_filter(path: &str, f: &ResourceFilter) -> Check {
+    let p = |field: &str| format!("{path}.{field}");
+    string_filters(&p("account_id"), &f.account_id)?;
+    string_filters(&p("region"), &f.region)?;
+    enum_filters::<ResourceType>(&p("resource_type"), &f.resource_type)?;
+    string_filters(&p("resource_id"), &f.resource_id)?;
+    map_filters(&p("tags"), &f.tags)?;
+    string_filters(&p("artifact_digest"), &f.artifact_digest)?;
+    enum_filters::<CoverageStatus>(&p("coverage_status"), &f.coverage_status)?;
+    enum_filters::<CoverageReason>(&p("coverage_reason"), &f.coverage_reason)?;
+    date_filter(&p("last_scanned_at"), f.last_scanned_at.as_ref())
+}
+
+pub fn account_filters(
+    account_id: &[StringFilter],
+    organization_unit: &[StringFilter],
+    tags: &[MapFilter],
+) -> Result<()> {
+    into_error(
+        string_filters("account_id", account_id)
+            .and_then(|_| string_filters("organization_unit", organization_unit))
+            .and_then(|_| map_filters("tags", tags)),
+    )
+}
+
+pub fn finding_query(filter: Option<&FindingFilter>, sort_field: i32, sort_order: i32) -> Result<()> {
+    into_error((|| {
+        if let Some(f) = filter {
+            check_finding_filter("filter", f)?;
+        }
+        known::<FindingSortField>("sort.field", sort_field)?;
+        known::<SortOrder>("sort.order", sort_order)
+    })())
+}
+
+pub fn aggregation(aggregation: i32, filter: Option<&FindingFilter>) -> Result<()> {
+    into_error((|| {
+        specified::<AggregationType>("aggregation", aggregation)?;
+        filter.map_or(Ok(()), |f| check_finding_filter("filter", f))
+    })())
+}
+
+pub fn coverage_group_by(group_by: i32) -> Result<()> {
+    into_error(specified::<CoverageGroupBy>("group_by", group_by))
+}
