@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod log_store;
 pub mod network;
+pub mod service;
 pub mod snapshot;
 pub mod state_machine;
 pub mod store;
