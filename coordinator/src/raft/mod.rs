@@ -8,6 +8,8 @@ pub mod service;
 pub mod snapshot;
 pub mod state_machine;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use argus_proto::internal::v1::{Proposal, ProposalResponse};
 use prost::Message;
