@@ -30,6 +30,8 @@ pub enum Error {
     Forwarded(tonic::Status),
     #[error("raft: {0}")]
     Raft(String),
+    #[error("codec: {0}")]
+    Codec(String),
     #[error("transport: {0}")]
     Transport(String),
     #[error("configuration: {0}")]

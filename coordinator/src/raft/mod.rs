@@ -4,13 +4,18 @@
 pub mod codec;
 pub mod log_store;
 pub mod network;
+pub mod service;
 pub mod snapshot;
 pub mod state_machine;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use argus_proto::internal::v1::{Proposal, ProposalResponse};
 use prost::Message;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Error, Result};
 
 pub type NodeId = u64;
 pub type Raft = openraft::Raft<TypeConfig>;
@@ -57,6 +62,18 @@ macro_rules! serde_as_protobuf {
 
 serde_as_protobuf!(Request, Proposal);
 serde_as_protobuf!(Reply, ProposalResponse);
+
+/// Runs blocking storage work (RocksDB calls, file IO, applying) on tokio's blocking pool so it
+/// never stalls the executor threads that drive Raft and the API. A panic in `f` becomes an error.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Raft(format!("blocking storage task failed: {e}")))?
+}
 
 /// Accepts bytes however the format presents them (postcard: a byte string; JSON: a sequence).
 mod serde_bytes_buf {

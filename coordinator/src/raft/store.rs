@@ -1,1 +1,108 @@
-//! INTERFACE STUB: written on the `helper-raft` branch.
+//! The one RocksDB instance a coordinator keeps: the Raft log and its bookkeeping beside the
+//! state machine's column families. Sharing one database means sharing one write-ahead log, and
+//! that is what makes the durability arguments in `log_store` and `state_machine` work: RocksDB
+//! recovers a prefix of the WAL, so a write that survives a crash implies every earlier write
+//! (in any column family) survives too.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode, Options, DB};
+
+use crate::error::{Error, Result};
+use crate::state;
+
+/// Log entries keyed by big-endian index, so key order is index order.
+pub const CF_LOG: &str = "log";
+/// Vote, committed log id, last purged log id and the snapshot-install marker.
+pub const CF_RAFT_META: &str = "raft_meta";
+
+/// Write-ahead-log size after which RocksDB flushes the column families that pin the oldest WAL
+/// file. Without a bound, a quiet column family would keep every WAL file alive.
+const MAX_TOTAL_WAL_BYTES: u64 = 512 << 20;
+const WRITE_BUFFER_BYTES: usize = 64 << 20;
+
+/// Every column family this process opens: the Raft ones, then the state machine's.
+pub fn column_families() -> Vec<&'static str> {
+    let mut all = vec![CF_LOG, CF_RAFT_META];
+    all.extend_from_slice(state::COLUMN_FAMILIES);
+    all
+}
+
+/// Opens (creating if missing) the coordinator's database in `dir`.
+pub fn open(dir: &Path) -> Result<Arc<DB>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let db_opts = db_options();
+
+    // A database written by a newer build may carry column families this one does not know;
+    // opening them keeps RocksDB from refusing the database, and nothing here reads them.
+    let mut names: Vec<String> = column_families().into_iter().map(str::to_owned).collect();
+    if let Ok(existing) = DB::list_cf(&db_opts, dir) {
+        for name in existing {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let descriptors = names.into_iter().map(|name| {
+        let opts = cf_options(&name);
+        ColumnFamilyDescriptor::new(name, opts)
+    });
+    let db = DB::open_cf_descriptors(&db_opts, dir, descriptors)?;
+    Ok(Arc::new(db))
+}
+
+fn db_options() -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    opts.increase_parallelism(cpus.max(2) as i32);
+    opts.set_max_background_jobs(cpus.clamp(2, 8) as i32);
+    opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
+    // The durability reasoning of this crate assumes RocksDB recovers a consistent prefix of the
+    // WAL after a crash (RocksDB's default, stated here because everything depends on it).
+    opts.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
+    // Spread the writeback of large flushes and compactions instead of one long fsync stall that
+    // would delay the log's own synced appends.
+    opts.set_bytes_per_sync(1 << 20);
+    opts.set_keep_log_file_num(5);
+    opts
+}
+
+fn cf_options(name: &str) -> Options {
+    let mut opts = Options::default();
+    opts.set_write_buffer_size(WRITE_BUFFER_BYTES);
+    opts.set_level_compaction_dynamic_level_bytes(true);
+    if name == CF_LOG {
+        // Log entries live briefly (until the next snapshot purges them) and are read back
+        // hot: cheap compression only.
+        opts.set_compression_type(DBCompressionType::Lz4);
+    } else {
+        opts.set_compression_type(DBCompressionType::Lz4);
+        opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+    }
+    opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_creates_every_column_family_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = open(dir.path()).unwrap();
+            for cf in column_families() {
+                assert!(db.cf_handle(cf).is_some(), "{cf} missing");
+            }
+            db.put_cf(db.cf_handle("findings").unwrap(), b"k", b"v").unwrap();
+        }
+        let db = open(dir.path()).unwrap();
+        assert_eq!(
+            db.get_cf(db.cf_handle("findings").unwrap(), b"k").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+    }
+}
