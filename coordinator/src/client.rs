@@ -52,7 +52,11 @@ impl Client {
         let mut channels = Vec::new();
         for a in addresses {
             let a = a.as_ref().trim();
-            let url = if a.contains("://") { a.to_string() } else { format!("http://{a}") };
+            let url = if a.contains("://") {
+                a.to_string()
+            } else {
+                format!("http://{a}")
+            };
             let channel = Endpoint::from_shared(url.clone())
                 .map_err(|e| Status::invalid_argument(format!("address {a}: {e}")))?
                 .connect_timeout(Duration::from_secs(2))

@@ -20,12 +20,17 @@ pub enum Error {
     /// second `InitCluster` with other members, or a membership change already under way).
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
-    #[error("cursor {cursor} is older than the retained change log (first retained {first}): resync with ListFindings")]
+    #[error(
+        "cursor {cursor} is older than the retained change log (first retained {first}): resync with ListFindings"
+    )]
     CursorExpired { cursor: u64, first: u64 },
     #[error("no leader is known yet")]
     NoLeader,
     #[error("this node is not the leader (leader: {leader_addr:?})")]
-    NotLeader { leader_id: Option<u64>, leader_addr: Option<String> },
+    NotLeader {
+        leader_id: Option<u64>,
+        leader_addr: Option<String>,
+    },
     #[error("{0}")]
     Forwarded(tonic::Status),
     #[error("raft: {0}")]
@@ -52,6 +57,9 @@ impl Error {
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

@@ -6,7 +6,6 @@ mod cli;
 
 use argus_coordinator::config;
 
-
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose);

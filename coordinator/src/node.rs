@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use argus_proto::internal::v1::raft_service_client::RaftServiceClient;
-use argus_proto::internal::v1::{command, CompactChangeLog, Command, CommandResult, ProposeRequest};
+use argus_proto::internal::v1::{command, Command, CommandResult, CompactChangeLog, ProposeRequest};
 use openraft::{BasicNode, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
@@ -44,8 +44,7 @@ impl Node {
         let db = raft::store::open(&data.join("db"))?;
         let state = Arc::new(State::new(db.clone())?);
         let log_store = raft::log_store::LogStore::new(db.clone())?;
-        let state_machine =
-            raft::state_machine::StateMachine::open(db.clone(), state.clone(), data.join("snapshots"))?;
+        let state_machine = raft::state_machine::StateMachine::open(db.clone(), state.clone(), data.join("snapshots"))?;
         let raft_config = openraft::Config {
             cluster_name: "argus".into(),
             heartbeat_interval: config.heartbeat_ms,
@@ -87,7 +86,11 @@ impl Node {
     pub fn leader(&self) -> Option<(NodeId, String)> {
         let m = self.raft.metrics().borrow().clone();
         let id = m.current_leader?;
-        let addr = m.membership_config.membership().get_node(&id).map(|n: &BasicNode| n.addr.clone())?;
+        let addr = m
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n: &BasicNode| n.addr.clone())?;
         Some((id, addr))
     }
 
@@ -142,7 +145,10 @@ impl Node {
         };
         let resp = client.propose(ProposeRequest { command: Some(command) }).await;
         match resp {
-            Ok(r) => r.into_inner().result.ok_or_else(|| Error::Transport("empty propose response".into())),
+            Ok(r) => r
+                .into_inner()
+                .result
+                .ok_or_else(|| Error::Transport("empty propose response".into())),
             Err(s) if s.code() == tonic::Code::Unavailable => Err(Error::Transport(s.message().to_string())),
             Err(s) => Err(Error::Forwarded(s)),
         }
@@ -205,7 +211,9 @@ async fn shutdown_signal() {
 /// The leader trims the change log periodically. The cut-off travels in the command, so
 /// every replica drops exactly the same entries.
 async fn compact_change_log(node: std::sync::Weak<Node>) {
-    let Some(every) = node.upgrade().map(|n| n.config.change_log_compact_interval_secs.max(1)) else { return };
+    let Some(every) = node.upgrade().map(|n| n.config.change_log_compact_interval_secs.max(1)) else {
+        return;
+    };
     let mut tick = tokio::time::interval(Duration::from_secs(every));
     tick.tick().await;
     loop {

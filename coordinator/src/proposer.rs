@@ -38,7 +38,10 @@ impl Proposer {
     /// Fails with `NotLeader` when this node is not the leader.
     pub async fn submit(&self, command: Command) -> Result<CommandResult> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Pending { command, reply }).await.map_err(|_| Error::Shutdown)?;
+        self.tx
+            .send(Pending { command, reply })
+            .await
+            .map_err(|_| Error::Shutdown)?;
         rx.await.map_err(|_| Error::Shutdown)?
     }
 }
@@ -46,7 +49,9 @@ impl Proposer {
 async fn batch_loop(raft: Raft, mut rx: mpsc::Receiver<Pending>, max_batch: usize, max_inflight: usize) {
     let permits = Arc::new(Semaphore::new(max_inflight));
     while let Some(first) = rx.recv().await {
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
         // While we waited for a free slot more commands queued up: they ride along.
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -60,7 +65,10 @@ async fn batch_loop(raft: Raft, mut rx: mpsc::Receiver<Pending>, max_batch: usiz
             let _permit = permit;
             let (commands, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.command, p.reply)).unzip();
             let n = commands.len();
-            let proposal = Proposal { now: Some(SystemTime::now().into()), commands };
+            let proposal = Proposal {
+                now: Some(SystemTime::now().into()),
+                commands,
+            };
             match raft.client_write(Request(proposal)).await {
                 Ok(resp) => {
                     let results = resp.data.0.results;

@@ -77,7 +77,11 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
     if std::env::var_os("ARGUS_BIN").is_none() {
         // Beside this binary in the same target directory.
         let sibling = std::env::current_exe()?.with_file_name("argus");
-        anyhow::ensure!(sibling.exists(), "set ARGUS_BIN: no argus binary at {}", sibling.display());
+        anyhow::ensure!(
+            sibling.exists(),
+            "set ARGUS_BIN: no argus binary at {}",
+            sibling.display()
+        );
         std::env::set_var("ARGUS_BIN", sibling);
     }
     let mut cluster = Cluster::start(args.nodes, &args.config).await;
@@ -91,7 +95,10 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
             resources: chunk.iter().map(|n| image(&format!("img-{n}"), n % 2000, *n)).collect(),
         };
         client
-            .retry(|c| { let r = req.clone(); async move { c.inventory().put_resources(r).await } })
+            .retry(|c| {
+                let r = req.clone();
+                async move { c.inventory().put_resources(r).await }
+            })
             .await
             .context("put resources")?;
     }
@@ -118,7 +125,10 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
                 let req = IngestScanResultsRequest { results };
                 let t = Instant::now();
                 let resp = client
-                    .retry(|c| { let r = req.clone(); async move { c.findings().ingest_scan_results(r).await } })
+                    .retry(|c| {
+                        let r = req.clone();
+                        async move { c.findings().ingest_scan_results(r).await }
+                    })
                     .await?;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                 created += resp.findings_created as u64;
@@ -134,14 +144,20 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
     }
     let ingest_secs = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
-    anyhow::ensure!(created == artifacts * args.per_result as u64, "created {created} findings");
+    anyhow::ensure!(
+        created == artifacts * args.per_result as u64,
+        "created {created} findings"
+    );
 
     // Snapshot build on the leader at full size.
     let leader = cluster.wait_leader(None).await;
     let leader_client = cluster.client_for(leader);
     let before = cluster.status(leader).await;
     let t = Instant::now();
-    leader_client.cluster().trigger_snapshot(TriggerSnapshotRequest {}).await?;
+    leader_client
+        .cluster()
+        .trigger_snapshot(TriggerSnapshotRequest {})
+        .await?;
     loop {
         let s = cluster.status(leader).await;
         if s.snapshot_index >= before.last_applied && s.snapshot_index != before.snapshot_index {
@@ -172,26 +188,43 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
     // Failover: kill -9 the leader under a steady writer; the gap is from the kill to the
     // first write started after it that commits.
     let old = cluster.wait_leader(None).await;
-    let survivors: Vec<String> =
-        cluster.nodes.iter().filter(|c| c.id != old && c.id != learner).map(|c| c.address()).collect();
+    let survivors: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|c| c.id != old && c.id != learner)
+        .map(|c| c.address())
+        .collect();
     let writer = argus_coordinator::client::Client::new(&survivors)?;
-    let probe = |n: u64| PutResourcesRequest { resources: vec![image(&format!("probe-{n}"), 0, n)] };
-    writer.inventory().put_resources(probe(0)).await.context("probe before kill")?;
+    let probe = |n: u64| PutResourcesRequest {
+        resources: vec![image(&format!("probe-{n}"), 0, n)],
+    };
+    writer
+        .inventory()
+        .put_resources(probe(0))
+        .await
+        .context("probe before kill")?;
     cluster.kill(old);
     let killed = Instant::now();
     let mut n = 1;
     loop {
         let req = probe(n);
         if writer
+            .clone()
             .with_deadline(Duration::from_secs(1))
-            .retry(|c| { let r = req.clone(); async move { c.inventory().put_resources(r).await } })
+            .retry(|c| {
+                let r = req.clone();
+                async move { c.inventory().put_resources(r).await }
+            })
             .await
             .is_ok()
         {
             break;
         }
         n += 1;
-        anyhow::ensure!(killed.elapsed() < Duration::from_secs(60), "no write committed after the leader died");
+        anyhow::ensure!(
+            killed.elapsed() < Duration::from_secs(60),
+            "no write committed after the leader died"
+        );
     }
     let failover_secs = killed.elapsed().as_secs_f64();
 

@@ -49,12 +49,17 @@ impl Cluster {
         let members = cluster
             .nodes
             .iter()
-            .map(|c| Node { node_id: c.id, address: c.address() })
+            .map(|c| Node {
+                node_id: c.id,
+                address: c.address(),
+            })
             .collect();
         let client = cluster.client_for(1);
         client
             .retry(|c| {
-                let req = InitClusterRequest { members: Clone::clone(&members) };
+                let req = InitClusterRequest {
+                    members: Clone::clone(&members),
+                };
                 async move { c.cluster().init_cluster(req).await }
             })
             .await
@@ -70,7 +75,11 @@ impl Cluster {
             "[coordinator]\nheartbeat_ms = 100\nelection_timeout_min_ms = 500\nelection_timeout_max_ms = 1000\n{config}\n"
         );
         let config = write_file(dir.path(), "argus.toml", text);
-        Cluster { dir, nodes: Vec::new(), config }
+        Cluster {
+            dir,
+            nodes: Vec::new(),
+            config,
+        }
     }
 
     /// Starts one more coordinator process (not yet a member) and returns its id.
@@ -78,7 +87,12 @@ impl Cluster {
         let id = self.nodes.len() as u64 + 1;
         let port = free_port();
         let data_dir = self.dir.path().join(format!("node{id}"));
-        self.nodes.push(Coordinator { id, port, data_dir, process: None });
+        self.nodes.push(Coordinator {
+            id,
+            port,
+            data_dir,
+            process: None,
+        });
         self.restart(id);
         id
     }
@@ -93,7 +107,11 @@ impl Cluster {
         let log = self.dir.path().join(format!("node{id}.log"));
         let node = self.node(id);
         assert!(node.process.is_none(), "node {id} is running");
-        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let mut cmd = Command::new(argus_bin());
         cmd.arg("--config")
             .arg(&config)
@@ -109,7 +127,9 @@ impl Cluster {
             .stderr(stderr);
         node.process = Some(ChildGuard::spawn(&format!("coordinator {id}"), &mut cmd));
         let port = node.port;
-        wait_for(&format!("coordinator {id} to listen"), Duration::from_secs(60), || port_open(port));
+        wait_for(&format!("coordinator {id} to listen"), Duration::from_secs(60), || {
+            port_open(port)
+        });
     }
 
     /// SIGKILL: no shutdown path runs.
@@ -118,7 +138,11 @@ impl Cluster {
     }
 
     pub fn addresses(&self) -> Vec<String> {
-        self.nodes.iter().filter(|c| c.is_running()).map(|c| c.address()).collect()
+        self.nodes
+            .iter()
+            .filter(|c| c.is_running())
+            .map(|c| c.address())
+            .collect()
     }
 
     /// A client that knows every running node.
@@ -146,7 +170,9 @@ impl Cluster {
             let mut leaders = Vec::new();
             for c in self.nodes.iter().filter(|c| c.is_running()) {
                 let s = self.client_for(c.id).with_deadline(Duration::from_secs(2));
-                let r = s.retry(|c| async move { c.cluster().cluster_status(ClusterStatusRequest {}).await }).await;
+                let r = s
+                    .retry(|c| async move { c.cluster().cluster_status(ClusterStatusRequest {}).await })
+                    .await;
                 leaders.push(r.ok().and_then(|r| r.leader_id));
             }
             if let Some(Some(l)) = leaders.first() {
@@ -154,17 +180,26 @@ impl Cluster {
                     return *l;
                 }
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "no agreed leader: {leaders:?}");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no agreed leader: {leaders:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Adds a running process as a learner and waits until it has caught up.
     pub async fn add_learner(&self, id: u64) {
-        let node = Node { node_id: id, address: self.nodes.iter().find(|c| c.id == id).unwrap().address() };
+        let node = Node {
+            node_id: id,
+            address: self.nodes.iter().find(|c| c.id == id).unwrap().address(),
+        };
         self.client()
             .retry(|c| {
-                let req = AddLearnerRequest { node: Some(node.clone()), wait_caught_up: true };
+                let req = AddLearnerRequest {
+                    node: Some(node.clone()),
+                    wait_caught_up: true,
+                };
                 async move { c.cluster().add_learner(req).await }
             })
             .await
@@ -179,7 +214,11 @@ impl Cluster {
                 if self.status(c.id).await.last_applied.unwrap_or(0) >= index {
                     break;
                 }
-                assert!(start.elapsed() < Duration::from_secs(120), "node {} did not apply {index}", c.id);
+                assert!(
+                    start.elapsed() < Duration::from_secs(120),
+                    "node {} did not apply {index}",
+                    c.id
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

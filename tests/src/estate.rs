@@ -21,12 +21,14 @@ pub fn image(id: &str, account_n: u64, artifact: u64) -> Resource {
         account_id: account(account_n),
         region: "eu-west-1".into(),
         artifact_digest: digest(artifact),
-        details: Some(argus_proto::v1::resource::Details::ContainerImage(ContainerImageDetails {
-            registry: format!("{}.dkr.ecr.eu-west-1.amazonaws.com", account(account_n)),
-            repository: format!("repo-{}", artifact % 7),
-            tags: vec!["latest".into()],
-            ..Default::default()
-        })),
+        details: Some(argus_proto::v1::resource::Details::ContainerImage(
+            ContainerImageDetails {
+                registry: format!("{}.dkr.ecr.eu-west-1.amazonaws.com", account(account_n)),
+                repository: format!("repo-{}", artifact % 7),
+                tags: vec!["latest".into()],
+                ..Default::default()
+            },
+        )),
         ..Default::default()
     }
 }
@@ -37,7 +39,10 @@ pub fn scan(artifact: u64, at_secs: i64, vulns: u32) -> ScanResult {
     ScanResult {
         artifact_digest: digest(artifact),
         job_id: format!("job-{artifact}-{at_secs}"),
-        scanned_at: Some(prost_types::Timestamp { seconds: at_secs, nanos: 0 }),
+        scanned_at: Some(prost_types::Timestamp {
+            seconds: at_secs,
+            nanos: 0,
+        }),
         db_version: "test-1".into(),
         outcome: ScanOutcome::Succeeded as i32,
         error: String::new(),

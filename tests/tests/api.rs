@@ -11,14 +11,28 @@ use tonic::Code;
 
 fn filter_vuln(id: &str) -> FindingFilter {
     FindingFilter {
-        vulnerability_id: vec![StringFilter { comparison: 1, value: id.into() }],
+        vulnerability_id: vec![StringFilter {
+            comparison: 1,
+            value: id.into(),
+        }],
         ..Default::default()
     }
 }
 
 async fn count(client: &argus_coordinator::client::Client, filter: FindingFilter) -> usize {
-    let req = ListFindingsRequest { filter: Some(filter), page_size: 1000, ..Default::default() };
-    client.findings().list_findings(req).await.unwrap().into_inner().findings.len()
+    let req = ListFindingsRequest {
+        filter: Some(filter),
+        page_size: 1000,
+        ..Default::default()
+    };
+    client
+        .findings()
+        .list_findings(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .findings
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +43,10 @@ async fn bad_requests_are_invalid_argument_and_apply_nothing() {
     bad_type.r#type = 99;
     let mut bad_digest = image("img-bad2", 1, 1);
     bad_digest.artifact_digest = "not-a-digest".into();
-    let empty_id = Resource { resource_id: String::new(), ..image("x", 1, 1) };
+    let empty_id = Resource {
+        resource_id: String::new(),
+        ..image("x", 1, 1)
+    };
     for resources in [
         vec![image("img-ok", 1, 1), bad_type],
         vec![image("img-ok", 1, 1), bad_digest],
@@ -37,23 +54,38 @@ async fn bad_requests_are_invalid_argument_and_apply_nothing() {
         vec![image("img-ok", 1, 1), image("img-ok", 1, 1)],
         (0..10_001).map(|n| image(&format!("img-{n}"), 1, 1)).collect(),
     ] {
-        let err = client.inventory().put_resources(PutResourcesRequest { resources }).await.unwrap_err();
+        let err = client
+            .inventory()
+            .put_resources(PutResourcesRequest { resources })
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
         assert!(!err.message().is_empty());
     }
     let err = client
         .inventory()
-        .get_resource(GetResourceRequest { resource_id: "img-ok".into() })
+        .get_resource(GetResourceRequest {
+            resource_id: "img-ok".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "nothing of the refused batches was applied");
 
     for req in [
-        ListFindingsRequest { page_token: "garbage".into(), ..Default::default() },
-        ListFindingsRequest { page_size: 100_000, ..Default::default() },
+        ListFindingsRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        },
+        ListFindingsRequest {
+            page_size: 100_000,
+            ..Default::default()
+        },
         ListFindingsRequest {
             filter: Some(FindingFilter {
-                score: Some(NumberFilter { lower_inclusive: Some(9.0), upper_inclusive: Some(1.0) }),
+                score: Some(NumberFilter {
+                    lower_inclusive: Some(9.0),
+                    upper_inclusive: Some(1.0),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -69,7 +101,10 @@ async fn bad_requests_are_invalid_argument_and_apply_nothing() {
             ..Default::default()
         },
         ListFindingsRequest {
-            filter: Some(FindingFilter { severity: vec![42], ..Default::default() }),
+            filter: Some(FindingFilter {
+                severity: vec![42],
+                ..Default::default()
+            }),
             ..Default::default()
         },
     ] {
@@ -84,12 +119,16 @@ async fn suppression_rule_holds_existing_and_later_findings_until_deleted() {
     let client = cluster.client();
     client
         .inventory()
-        .put_resources(PutResourcesRequest { resources: vec![image("img-1", 1, 1), image("img-2", 2, 2)] })
+        .put_resources(PutResourcesRequest {
+            resources: vec![image("img-1", 1, 1), image("img-2", 2, 2)],
+        })
         .await
         .unwrap();
     client
         .findings()
-        .ingest_scan_results(IngestScanResultsRequest { results: vec![scan(1, 1_700_000_000, 3)] })
+        .ingest_scan_results(IngestScanResultsRequest {
+            results: vec![scan(1, 1_700_000_000, 3)],
+        })
         .await
         .unwrap();
     let rule = SuppressionRule {
@@ -109,15 +148,22 @@ async fn suppression_rule_holds_existing_and_later_findings_until_deleted() {
     // A finding that appears later on another resource is suppressed as it is created.
     client
         .findings()
-        .ingest_scan_results(IngestScanResultsRequest { results: vec![scan(2, 1_700_000_000, 3)] })
+        .ingest_scan_results(IngestScanResultsRequest {
+            results: vec![scan(2, 1_700_000_000, 3)],
+        })
         .await
         .unwrap();
-    let suppressed = FindingFilter { status: vec![FindingStatus::Suppressed as i32], ..Default::default() };
+    let suppressed = FindingFilter {
+        status: vec![FindingStatus::Suppressed as i32],
+        ..Default::default()
+    };
     assert_eq!(count(&client, suppressed.clone()).await, 2);
 
     let deleted = client
         .suppression()
-        .delete_suppression_rule(DeleteSuppressionRuleRequest { name: "accepted-risk".into() })
+        .delete_suppression_rule(DeleteSuppressionRuleRequest {
+            name: "accepted-risk".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -125,7 +171,9 @@ async fn suppression_rule_holds_existing_and_later_findings_until_deleted() {
     assert_eq!(count(&client, suppressed).await, 0);
     let err = client
         .suppression()
-        .delete_suppression_rule(DeleteSuppressionRuleRequest { name: "accepted-risk".into() })
+        .delete_suppression_rule(DeleteSuppressionRuleRequest {
+            name: "accepted-risk".into(),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -133,13 +181,29 @@ async fn suppression_rule_holds_existing_and_later_findings_until_deleted() {
     // Removing a resource closes its findings; the ids stay.
     client
         .inventory()
-        .remove_resources(RemoveResourcesRequest { resource_ids: vec!["img-1".into()] })
+        .remove_resources(RemoveResourcesRequest {
+            resource_ids: vec!["img-1".into()],
+        })
         .await
         .unwrap();
-    let closed = FindingFilter { status: vec![FindingStatus::Closed as i32], ..Default::default() };
+    let closed = FindingFilter {
+        status: vec![FindingStatus::Closed as i32],
+        ..Default::default()
+    };
     assert_eq!(count(&client, closed).await, 3);
-    let id = argus_proto::finding_id(&argus_tests::estate::account(1), "img-1", "CVE-2024-00000", "pkg0", "app/package-lock.json");
-    let f = client.findings().get_finding(GetFindingRequest { finding_id: id }).await.unwrap().into_inner();
+    let id = argus_proto::finding_id(
+        &argus_tests::estate::account(1),
+        "img-1",
+        "CVE-2024-00000",
+        "pkg0",
+        "app/package-lock.json",
+    );
+    let f = client
+        .findings()
+        .get_finding(GetFindingRequest { finding_id: id })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(f.finding.unwrap().status, FindingStatus::Closed as i32);
 }
 
@@ -149,10 +213,16 @@ async fn health_reports_serving() {
     use tonic_health::pb::HealthCheckRequest;
     let cluster = Cluster::start(1, "").await;
     let mut health = HealthClient::new(cluster.client().channel());
-    let r = health.check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+    let r = health
+        .check(HealthCheckRequest { service: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(r.status, 1, "SERVING");
     let r = health
-        .check(HealthCheckRequest { service: "argus.v1.FindingsService".into() })
+        .check(HealthCheckRequest {
+            service: "argus.v1.FindingsService".into(),
+        })
         .await
         .unwrap()
         .into_inner();

@@ -17,10 +17,24 @@ use futures::StreamExt;
 /// Puts one image resource and its scan (`vulns` findings); both are idempotent, so the
 /// client may retry them across a leader change.
 async fn put_scanned(client: &Client, n: u64, vulns: u32) -> Result<(), tonic::Status> {
-    let resources = PutResourcesRequest { resources: vec![image(&format!("img-{n}"), n % 10, n)] };
-    client.retry(|c| { let r = resources.clone(); async move { c.inventory().put_resources(r).await } }).await?;
-    let results = IngestScanResultsRequest { results: vec![scan(n, 1_700_000_000, vulns)] };
-    client.retry(|c| { let r = results.clone(); async move { c.findings().ingest_scan_results(r).await } }).await?;
+    let resources = PutResourcesRequest {
+        resources: vec![image(&format!("img-{n}"), n % 10, n)],
+    };
+    client
+        .retry(|c| {
+            let r = resources.clone();
+            async move { c.inventory().put_resources(r).await }
+        })
+        .await?;
+    let results = IngestScanResultsRequest {
+        results: vec![scan(n, 1_700_000_000, vulns)],
+    };
+    client
+        .retry(|c| {
+            let r = results.clone();
+            async move { c.findings().ingest_scan_results(r).await }
+        })
+        .await?;
     Ok(())
 }
 
@@ -29,10 +43,24 @@ async fn all_findings(client: &Client) -> BTreeMap<String, i32> {
     let mut out = BTreeMap::new();
     let mut token = String::new();
     loop {
-        let req = ListFindingsRequest { page_size: 1000, page_token: token.clone(), ..Default::default() };
-        let page = client.retry(|c| { let r = req.clone(); async move { c.findings().list_findings(r).await } }).await.unwrap();
+        let req = ListFindingsRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            ..Default::default()
+        };
+        let page = client
+            .retry(|c| {
+                let r = req.clone();
+                async move { c.findings().list_findings(r).await }
+            })
+            .await
+            .unwrap();
         for f in page.findings {
-            assert!(out.insert(f.finding_id.clone(), f.status).is_none(), "finding {} listed twice", f.finding_id);
+            assert!(
+                out.insert(f.finding_id.clone(), f.status).is_none(),
+                "finding {} listed twice",
+                f.finding_id
+            );
         }
         if page.next_page_token.is_empty() {
             return out;
@@ -50,7 +78,13 @@ async fn all_resource_ids(client: &Client) -> Vec<String> {
             page_size: 1000,
             page_token: token.clone(),
         };
-        let page = client.retry(|c| { let r = req.clone(); async move { c.inventory().list_resources(r).await } }).await.unwrap();
+        let page = client
+            .retry(|c| {
+                let r = req.clone();
+                async move { c.inventory().list_resources(r).await }
+            })
+            .await
+            .unwrap();
         out.extend(page.resources.into_iter().map(|r| r.resource_id));
         if page.next_page_token.is_empty() {
             return out;
@@ -61,7 +95,11 @@ async fn all_resource_ids(client: &Client) -> Vec<String> {
 
 /// The whole retained change log of one node, read through the feed.
 async fn change_log(client: &Client, after: u64) -> Vec<FindingChange> {
-    let req = SubscribeRequest { after_cursor: after, filter: None, backlog_only: true };
+    let req = SubscribeRequest {
+        after_cursor: after,
+        filter: None,
+        backlog_only: true,
+    };
     let mut stream = client.feed().subscribe(req).await.expect("subscribe").into_inner();
     let mut out = Vec::new();
     while let Some(msg) = stream.next().await {
@@ -131,17 +169,29 @@ async fn t01_leader_kill_loses_no_acknowledged_write() {
         let c = cluster.client_for(id);
         let resources: BTreeSet<String> = all_resource_ids(&c).await.into_iter().collect();
         for n in &acked {
-            assert!(resources.contains(&format!("img-{n}")), "node {id} lost acknowledged resource img-{n}");
+            assert!(
+                resources.contains(&format!("img-{n}")),
+                "node {id} lost acknowledged resource img-{n}"
+            );
         }
         let findings = all_findings(&c).await;
-        assert!(findings.len() >= acked.len() * 5, "node {id}: {} findings for {} scans", findings.len(), acked.len());
+        assert!(
+            findings.len() >= acked.len() * 5,
+            "node {id}: {} findings for {} scans",
+            findings.len(),
+            acked.len()
+        );
         assert!(findings.values().all(|s| *s == FindingStatus::Active as i32));
         logs.push(fingerprint(&change_log(&c, 0).await));
     }
     assert_eq!(logs[0], logs[1], "change logs of node 1 and 2 differ");
     assert_eq!(logs[0], logs[2], "change logs of node 1 and 3 differ");
     let cursors: Vec<u64> = logs[0].iter().map(|x| x.0).collect();
-    assert_eq!(cursors, (1..=cursors.len() as u64).collect::<Vec<_>>(), "cursors are gapless");
+    assert_eq!(
+        cursors,
+        (1..=cursors.len() as u64).collect::<Vec<_>>(),
+        "cursors are gapless"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,14 +205,28 @@ async fn t02_learner_added_after_100k_findings_catches_up_by_snapshot() {
         puts.push(PutResourcesRequest { resources });
     }
     for req in puts {
-        client.retry(|c| { let r = req.clone(); async move { c.inventory().put_resources(r).await } }).await.unwrap();
+        client
+            .retry(|c| {
+                let r = req.clone();
+                async move { c.inventory().put_resources(r).await }
+            })
+            .await
+            .unwrap();
     }
     let mut tasks = Vec::new();
     for chunk in (0..2000u64).collect::<Vec<_>>().chunks(50) {
-        let req = IngestScanResultsRequest { results: chunk.iter().map(|n| scan(*n, 1_700_000_000, 50)).collect() };
+        let req = IngestScanResultsRequest {
+            results: chunk.iter().map(|n| scan(*n, 1_700_000_000, 50)).collect(),
+        };
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            client.retry(|c| { let r = req.clone(); async move { c.findings().ingest_scan_results(r).await } }).await.unwrap()
+            client
+                .retry(|c| {
+                    let r = req.clone();
+                    async move { c.findings().ingest_scan_results(r).await }
+                })
+                .await
+                .unwrap()
         }));
     }
     let mut created = 0;
@@ -173,14 +237,20 @@ async fn t02_learner_added_after_100k_findings_catches_up_by_snapshot() {
 
     let leader = cluster.wait_leader(None).await;
     let status = cluster.status(leader).await;
-    assert!(status.purged_index.is_some(), "the leader purged its log behind a snapshot: {status:?}");
+    assert!(
+        status.purged_index.is_some(),
+        "the leader purged its log behind a snapshot: {status:?}"
+    );
 
     let learner = cluster.add_process();
     cluster.add_learner(learner).await;
     let last = cluster.status(leader).await.last_log_index.unwrap();
     cluster.wait_applied(last).await;
     let learned = cluster.status(learner).await;
-    assert!(learned.snapshot_index.is_some(), "the learner installed a snapshot: {learned:?}");
+    assert!(
+        learned.snapshot_index.is_some(),
+        "the learner installed a snapshot: {learned:?}"
+    );
 
     let expected = all_findings(&cluster.client_for(leader)).await;
     assert_eq!(expected.len(), 100_000);
@@ -190,11 +260,26 @@ async fn t02_learner_added_after_100k_findings_catches_up_by_snapshot() {
         let req = ListFindingsRequest {
             sort: Some(argus_proto::v1::FindingSort { field: sort, order: 2 }),
             page_size: 500,
-            filter: Some(FindingFilter { severity: vec![5, 4], ..Default::default() }),
+            filter: Some(FindingFilter {
+                severity: vec![5, 4],
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        let a = cluster.client_for(leader).findings().list_findings(req.clone()).await.unwrap().into_inner();
-        let b = cluster.client_for(learner).findings().list_findings(req).await.unwrap().into_inner();
+        let a = cluster
+            .client_for(leader)
+            .findings()
+            .list_findings(req.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        let b = cluster
+            .client_for(learner)
+            .findings()
+            .list_findings(req)
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(a, b, "sort {sort}");
     }
 }
@@ -216,7 +301,11 @@ async fn t03_feed_switched_to_another_node_is_gapless_and_duplicate_free() {
         })
     };
     let mut seen: Vec<u64> = Vec::new();
-    let req = SubscribeRequest { after_cursor: 0, filter: None, backlog_only: false };
+    let req = SubscribeRequest {
+        after_cursor: 0,
+        filter: None,
+        backlog_only: false,
+    };
     let mut on_a = cluster.client_for(1).feed().subscribe(req).await.unwrap().into_inner();
     while seen.len() < 150 {
         let c = on_a.next().await.unwrap().unwrap().change.unwrap();
@@ -224,12 +313,18 @@ async fn t03_feed_switched_to_another_node_is_gapless_and_duplicate_free() {
     }
     drop(on_a);
     let cursor = *seen.last().unwrap();
-    let req = SubscribeRequest { after_cursor: cursor, filter: None, backlog_only: false };
+    let req = SubscribeRequest {
+        after_cursor: cursor,
+        filter: None,
+        backlog_only: false,
+    };
     let mut on_b = cluster.client_for(2).feed().subscribe(req).await.unwrap().into_inner();
     writer.await.unwrap();
     let total = 150 * 4;
     while seen.len() < total {
-        let c = tokio::time::timeout(Duration::from_secs(30), on_b.next()).await.expect("feed stalled");
+        let c = tokio::time::timeout(Duration::from_secs(30), on_b.next())
+            .await
+            .expect("feed stalled");
         seen.push(c.unwrap().unwrap().change.unwrap().cursor);
     }
     assert_eq!(seen, (1..=total as u64).collect::<Vec<_>>());
@@ -254,13 +349,25 @@ async fn t04_expired_cursor_is_failed_precondition() {
         if status.change_log_first > 1 && status.change_log_last + 1 - status.change_log_first == 10 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "change log never compacted: {status:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "change log never compacted: {status:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let req = SubscribeRequest { after_cursor: 1, filter: None, backlog_only: true };
+    let req = SubscribeRequest {
+        after_cursor: 1,
+        filter: None,
+        backlog_only: true,
+    };
     let err = match client.feed().subscribe(req).await {
         Err(e) => e,
-        Ok(s) => s.into_inner().next().await.unwrap().expect_err("expired cursor must fail"),
+        Ok(s) => s
+            .into_inner()
+            .next()
+            .await
+            .unwrap()
+            .expect_err("expired cursor must fail"),
     };
     assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("resync"), "{err:?}");

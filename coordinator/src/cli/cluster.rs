@@ -5,15 +5,20 @@ use std::process::ExitCode;
 use anyhow::Context;
 use argus_coordinator::client::Client;
 use argus_proto::v1::{
-    AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest, Node, NodeRole,
-    PromoteRequest, RemoveNodeRequest,
+    AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest, Node, NodeRole, PromoteRequest,
+    RemoveNodeRequest,
 };
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     /// Coordinator addresses (host:port), comma-separated; any node will do.
-    #[arg(long, env = "ARGUS_COORDINATORS", value_delimiter = ',', default_value = "127.0.0.1:7400")]
+    #[arg(
+        long,
+        env = "ARGUS_COORDINATORS",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:7400"
+    )]
     pub addr: Vec<String>,
     #[command(subcommand)]
     pub command: ClusterCommand,
@@ -58,7 +63,10 @@ pub enum ClusterCommand {
 fn parse_member(s: &str) -> Result<Node, String> {
     let (id, addr) = s.split_once('=').ok_or("expected ID=HOST:PORT")?;
     let node_id = id.parse().map_err(|e| format!("node id {id:?}: {e}"))?;
-    Ok(Node { node_id, address: addr.to_string() })
+    Ok(Node {
+        node_id,
+        address: addr.to_string(),
+    })
 }
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
@@ -68,12 +76,29 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
         match args.command {
             ClusterCommand::Init { members } => {
                 let req = InitClusterRequest { members };
-                client.retry(|c| { let req = req.clone(); async move { c.cluster().init_cluster(req).await } }).await?;
+                client
+                    .retry(|c| {
+                        let req = req.clone();
+                        async move { c.cluster().init_cluster(req).await }
+                    })
+                    .await?;
                 println!("cluster initialized");
             }
-            ClusterCommand::AddLearner { node_id, address, no_wait } => {
-                let req = AddLearnerRequest { node: Some(Node { node_id, address }), wait_caught_up: !no_wait };
-                let r = client.retry(|c| { let req = req.clone(); async move { c.cluster().add_learner(req).await } }).await?;
+            ClusterCommand::AddLearner {
+                node_id,
+                address,
+                no_wait,
+            } => {
+                let req = AddLearnerRequest {
+                    node: Some(Node { node_id, address }),
+                    wait_caught_up: !no_wait,
+                };
+                let r = client
+                    .retry(|c| {
+                        let req = req.clone();
+                        async move { c.cluster().add_learner(req).await }
+                    })
+                    .await?;
                 println!("learner {node_id} added at log index {}", r.log_index);
             }
             ClusterCommand::Promote { node_id } => {
@@ -83,7 +108,9 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             }
             ClusterCommand::Remove { node_id } => {
                 let req = RemoveNodeRequest { node_id };
-                let r = client.retry(|c| async move { c.cluster().remove_node(req).await }).await?;
+                let r = client
+                    .retry(|c| async move { c.cluster().remove_node(req).await })
+                    .await?;
                 println!("node {node_id} removed (log index {})", r.log_index);
             }
             ClusterCommand::Status { json } => {
@@ -115,7 +142,10 @@ fn print_status(s: &ClusterStatusResponse) {
     println!("snapshot    {}  purged {}", opt(s.snapshot_index), opt(s.purged_index));
     println!("change log  {}..{}", s.change_log_first, s.change_log_last);
     println!();
-    println!("{:>6}  {:<22} {:<8} {:>10} {:>8}", "ID", "ADDRESS", "ROLE", "MATCHED", "LAG");
+    println!(
+        "{:>6}  {:<22} {:<8} {:>10} {:>8}",
+        "ID", "ADDRESS", "ROLE", "MATCHED", "LAG"
+    );
     for m in &s.members {
         let node = m.node.clone().unwrap_or_default();
         let role = match NodeRole::try_from(m.role) {
