@@ -36,6 +36,9 @@ pub struct CoordinatorConfig {
     pub election_timeout_max_ms: u64,
     /// Build a snapshot (and purge the log behind it) after this many applied entries.
     pub snapshot_every_entries: u64,
+    /// Log entries kept behind a snapshot, so a briefly lagging follower catches up from the
+    /// log instead of a whole snapshot.
+    pub snapshot_keep_log_entries: u64,
     /// Snapshots travel to lagging nodes in chunks of this size.
     pub snapshot_chunk_bytes: u64,
     /// Most commands the leader groups into one proposal (one log entry, one fsync).
@@ -63,6 +66,7 @@ impl Default for CoordinatorConfig {
             election_timeout_min_ms: 500,
             election_timeout_max_ms: 1000,
             snapshot_every_entries: 20_000,
+            snapshot_keep_log_entries: 1000,
             snapshot_chunk_bytes: 4 << 20,
             max_batch_commands: 1024,
             max_inflight_proposals: 8,

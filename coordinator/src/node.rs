@@ -52,8 +52,7 @@ impl Node {
             election_timeout_max: config.election_timeout_max_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every_entries),
             snapshot_max_chunk_size: config.snapshot_chunk_bytes,
-            // Followers that fall this far behind catch up by snapshot rather than by replaying.
-            max_in_snapshot_log_to_keep: 1000,
+            max_in_snapshot_log_to_keep: config.snapshot_keep_log_entries,
             install_snapshot_timeout: 30_000,
             ..Default::default()
         }
