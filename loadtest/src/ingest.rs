@@ -172,6 +172,8 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
     let learner = cluster.add_process();
     let t = Instant::now();
     cluster.add_learner(learner).await;
+    let last = cluster.status(leader).await.last_log_index.unwrap_or(0);
+    cluster.wait_applied(last).await;
     let catch_up_secs = t.elapsed().as_secs_f64();
 
     let mut nodes = Vec::new();

@@ -132,6 +132,21 @@ impl Cluster {
         });
     }
 
+    /// The last `n` lines of every node's log, for failure messages.
+    pub fn log_tails(&self, n: usize) -> String {
+        let mut out = String::new();
+        for c in &self.nodes {
+            let log = std::fs::read_to_string(self.dir.path().join(format!("node{}.log", c.id))).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            out += &format!(
+                "--- node {} ---\n{}\n",
+                c.id,
+                lines[lines.len().saturating_sub(n)..].join("\n")
+            );
+        }
+        out
+    }
+
     /// SIGKILL: no shutdown path runs.
     pub fn kill(&mut self, id: u64) {
         self.node(id).process = None;
