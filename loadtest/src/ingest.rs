@@ -223,10 +223,12 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
             break;
         }
         n += 1;
-        anyhow::ensure!(
-            killed.elapsed() < Duration::from_secs(60),
-            "no write committed after the leader died"
-        );
+        if killed.elapsed() > Duration::from_secs(60) {
+            anyhow::bail!(
+                "no write committed within 60 s after the leader died\n{}",
+                cluster.log_tails(15)
+            );
+        }
     }
     let failover_secs = killed.elapsed().as_secs_f64();
 

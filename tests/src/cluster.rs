@@ -197,7 +197,8 @@ impl Cluster {
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
-                "no agreed leader: {leaders:?}"
+                "no agreed leader: {leaders:?}\n{}",
+                self.log_tails(20)
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -230,9 +231,10 @@ impl Cluster {
                     break;
                 }
                 assert!(
-                    start.elapsed() < Duration::from_secs(120),
-                    "node {} did not apply {index}",
-                    c.id
+                    start.elapsed() < Duration::from_secs(600),
+                    "node {} did not apply {index}\n{}",
+                    c.id,
+                    self.log_tails(20)
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
