@@ -29,7 +29,7 @@ pub struct CoordinatorConfig {
     pub advertise: Option<String>,
     /// RocksDB (log, vote, state machine) and snapshot files.
     pub data_dir: PathBuf,
-    /// Leader heartbeat interval.
+    /// Leader heartbeat interval; also openraft's timeout for one AppendEntries round trip.
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time in this range starts an election.
     pub election_timeout_min_ms: u64,
@@ -43,6 +43,11 @@ pub struct CoordinatorConfig {
     pub snapshot_chunk_bytes: u64,
     /// Most commands the leader groups into one proposal (one log entry, one fsync).
     pub max_batch_commands: usize,
+    /// Most encoded bytes in one proposal: a follower must receive and sync an AppendEntries
+    /// within one heartbeat interval.
+    pub max_batch_bytes: usize,
+    /// Most log entries in one AppendEntries message.
+    pub max_payload_entries: u64,
     /// Proposals in flight at once; more commands queue and join the next batch.
     pub max_inflight_proposals: usize,
     /// How long finding changes stay in the change log for feed consumers to resume from.
@@ -62,13 +67,15 @@ impl Default for CoordinatorConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7400)),
             advertise: None,
             data_dir: PathBuf::from("argus-data"),
-            heartbeat_ms: 100,
-            election_timeout_min_ms: 500,
-            election_timeout_max_ms: 1000,
+            heartbeat_ms: 150,
+            election_timeout_min_ms: 600,
+            election_timeout_max_ms: 1200,
             snapshot_every_entries: 20_000,
             snapshot_keep_log_entries: 1000,
             snapshot_chunk_bytes: 4 << 20,
             max_batch_commands: 1024,
+            max_batch_bytes: 1 << 20,
+            max_payload_entries: 8,
             max_inflight_proposals: 8,
             change_log_retention_secs: 7 * 24 * 3600,
             change_log_keep_last: 100_000,

@@ -53,6 +53,7 @@ impl Node {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every_entries),
             snapshot_max_chunk_size: config.snapshot_chunk_bytes,
             max_in_snapshot_log_to_keep: config.snapshot_keep_log_entries,
+            max_payload_entries: config.max_payload_entries,
             install_snapshot_timeout: 30_000,
             ..Default::default()
         }
@@ -67,7 +68,12 @@ impl Node {
         )
         .await
         .map_err(|e| Error::Raft(e.to_string()))?;
-        let proposer = Proposer::start(raft.clone(), config.max_batch_commands, config.max_inflight_proposals);
+        let proposer = Proposer::start(
+            raft.clone(),
+            config.max_batch_commands,
+            config.max_batch_bytes,
+            config.max_inflight_proposals,
+        );
         let node = Arc::new(Node {
             id: config.node_id,
             address: config.advertised(),

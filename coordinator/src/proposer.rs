@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use argus_proto::internal::v1::{Command, CommandResult, Proposal};
 use openraft::error::{ClientWriteError, RaftError};
+use prost::Message;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tracing::debug;
 
@@ -27,10 +28,13 @@ impl Proposer {
     /// Starts the batching task. `max_batch` commands at most go into one proposal, and at
     /// most `max_inflight` proposals await commit at once; commands arriving meanwhile queue
     /// and form the next batch.
-    pub fn start(raft: Raft, max_batch: usize, max_inflight: usize) -> Self {
+    /// A batch also stops growing at `max_bytes` of encoded commands (a single larger command
+    /// goes alone): followers must receive, decode and sync an entry within openraft's
+    /// replication timeout, which is the heartbeat interval.
+    pub fn start(raft: Raft, max_batch: usize, max_bytes: usize, max_inflight: usize) -> Self {
         let max_batch = max_batch.max(1);
         let (tx, rx) = mpsc::channel(max_batch * max_inflight.max(1) * 2);
-        tokio::spawn(batch_loop(raft, rx, max_batch, max_inflight.max(1)));
+        tokio::spawn(batch_loop(raft, rx, max_batch, max_bytes, max_inflight.max(1)));
         Self { tx }
     }
 
@@ -46,17 +50,41 @@ impl Proposer {
     }
 }
 
-async fn batch_loop(raft: Raft, mut rx: mpsc::Receiver<Pending>, max_batch: usize, max_inflight: usize) {
+async fn batch_loop(
+    raft: Raft,
+    mut rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    max_bytes: usize,
+    max_inflight: usize,
+) {
     let permits = Arc::new(Semaphore::new(max_inflight));
-    while let Some(first) = rx.recv().await {
+    // A command that did not fit the previous batch starts the next one.
+    let mut carried: Option<Pending> = None;
+    loop {
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match rx.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
         // While we waited for a free slot more commands queued up: they ride along.
+        let mut bytes = first.command.encoded_len();
         let mut batch = vec![first];
         while batch.len() < max_batch {
             match rx.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(p) => {
+                    let len = p.command.encoded_len();
+                    if bytes + len > max_bytes {
+                        carried = Some(p);
+                        break;
+                    }
+                    bytes += len;
+                    batch.push(p);
+                }
                 Err(_) => break,
             }
         }

@@ -71,9 +71,7 @@ impl Cluster {
     /// A directory and configuration, no processes yet.
     pub fn new(config: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = format!(
-            "[coordinator]\nheartbeat_ms = 100\nelection_timeout_min_ms = 500\nelection_timeout_max_ms = 1000\n{config}\n"
-        );
+        let text = format!("[coordinator]\n{config}\n");
         let config = write_file(dir.path(), "argus.toml", text);
         Cluster {
             dir,
