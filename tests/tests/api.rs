@@ -228,3 +228,42 @@ async fn health_reports_serving() {
         .into_inner();
     assert_eq!(r.status, 1, "SERVING");
 }
+
+/// `argus cluster` end to end: one node initialized alone, a second added as a learner,
+/// promoted to voter, reported by `status` from either node, then removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_cli_grows_and_shrinks_the_membership() {
+    use argus_tests::{argus_bin, run_ok};
+    let mut cluster = Cluster::new("");
+    let a = cluster.add_process();
+    let b = cluster.add_process();
+    let addr = |id: u64| cluster.nodes.iter().find(|c| c.id == id).unwrap().address();
+    let (addr_a, addr_b) = (addr(a), addr(b));
+    let cli = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(argus_bin());
+        cmd.arg("cluster")
+            .arg("--addr")
+            .arg(format!("{addr_a},{addr_b}"))
+            .args(args);
+        run_ok(&mut cmd)
+    };
+    cli(&["init", "--member", &format!("{a}={addr_a}")]);
+    cli(&["add-learner", "--node-id", &b.to_string(), "--address", &addr_b]);
+    cli(&["promote", "--node-id", &b.to_string()]);
+    let status: serde_json::Value = serde_json::from_str(&cli(&["status", "--json"])).unwrap();
+    let roles: Vec<(u64, String)> = status["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["nodeId"].as_u64().unwrap(), m["role"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![(a, "VOTER".to_string()), (b, "VOTER".to_string())],
+        "{status}"
+    );
+    assert_eq!(status["leaderId"].as_u64(), Some(a));
+    cli(&["remove", "--node-id", &b.to_string()]);
+    let status: serde_json::Value = serde_json::from_str(&cli(&["status", "--json"])).unwrap();
+    assert_eq!(status["members"].as_array().unwrap().len(), 1, "{status}");
+}
