@@ -89,7 +89,9 @@ impl Node {
 
     /// The current leader's id and address, as this node knows them.
     pub fn leader(&self) -> Option<(NodeId, String)> {
-        let m = self.raft.metrics().borrow().clone();
+        // Every write asks: read under the borrow rather than cloning the whole metrics.
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
         let id = m.current_leader?;
         let addr = m
             .membership_config

@@ -13,6 +13,8 @@ use argus_tests::estate::{image, scan};
 use clap::Args;
 use serde_json::json;
 
+use crate::process::status_kib;
+
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Coordinators to start.
@@ -45,23 +47,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn rss_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
+/// Bytes of every file under `dir`.
 fn du_bytes(dir: &std::path::Path) -> u64 {
-    walk(dir)
-}
-
-fn walk(dir: &std::path::Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
     rd.flatten()
         .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => walk(&e.path()),
+            Ok(m) if m.is_dir() => du_bytes(&e.path()),
             Ok(m) => m.len(),
             Err(_) => 0,
         })
@@ -178,11 +169,11 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
 
     let mut nodes = Vec::new();
     for c in &cluster.nodes {
-        let pid = c.pid().unwrap_or(0);
+        let pid = c.pid().map_or_else(|| "0".to_string(), |p| p.to_string());
         nodes.push(json!({
             "node": c.id,
-            "rss_mib": rss_kib(pid, "VmRSS:") / 1024,
-            "peak_rss_mib": rss_kib(pid, "VmHWM:") / 1024,
+            "rss_mib": status_kib(&pid, "VmRSS:") / 1024,
+            "peak_rss_mib": status_kib(&pid, "VmHWM:") / 1024,
             "disk_mib": du_bytes(&c.data_dir) / (1 << 20),
         }));
     }

@@ -4,9 +4,15 @@ use std::path::{Path, PathBuf};
 
 /// Peak resident memory of this process so far (`VmHWM`), in KiB.
 pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_kib("self", "VmHWM:")
+}
+
+/// A memory figure (`VmRSS:`, `VmHWM:`, ...) from `/proc/<pid>/status`, in KiB; 0 when the
+/// process or the field is gone.
+pub fn status_kib(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_string))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }

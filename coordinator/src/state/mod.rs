@@ -158,29 +158,29 @@ impl State {
     }
 
     pub fn list_resources(&self, req: &v1::ListResourcesRequest) -> Result<v1::ListResourcesResponse> {
-        let (resources, next_page_token) = query::list_resources(
-            &view::View::new(&self.db),
-            req.filter.as_ref(),
-            req.page_size,
-            &req.page_token,
-        )?;
+        let (resources, next_page_token) = self.resources_page(req.filter.as_ref(), req.page_size, &req.page_token)?;
         Ok(v1::ListResourcesResponse {
             resources,
             next_page_token,
         })
     }
 
+    /// Coverage is part of each resource record: the same page, under the coverage API.
     pub fn list_coverage(&self, req: &v1::ListCoverageRequest) -> Result<v1::ListCoverageResponse> {
-        let (resources, next_page_token) = query::list_resources(
-            &view::View::new(&self.db),
-            req.filter.as_ref(),
-            req.page_size,
-            &req.page_token,
-        )?;
+        let (resources, next_page_token) = self.resources_page(req.filter.as_ref(), req.page_size, &req.page_token)?;
         Ok(v1::ListCoverageResponse {
             resources,
             next_page_token,
         })
+    }
+
+    fn resources_page(
+        &self,
+        filter: Option<&v1::ResourceFilter>,
+        page_size: u32,
+        token: &str,
+    ) -> Result<(Vec<v1::Resource>, String)> {
+        query::list_resources(&view::View::new(&self.db), filter, page_size, token)
     }
 
     pub fn coverage_statistics(
