@@ -70,5 +70,6 @@ pub fn scan(artifact: u64, at_secs: i64, vulns: u32) -> ScanResult {
                 ..Default::default()
             })
             .collect(),
+        ..Default::default()
     }
 }

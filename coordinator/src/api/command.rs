@@ -88,6 +88,9 @@ fn kind_name(kind: &command_result::Kind) -> &'static str {
         Kind::DeleteSuppressionRule(_) => "DeleteSuppressionRule",
         Kind::CompactChangeLog(_) => "CompactChangeLog",
         Kind::SetCoverage(_) => "SetCoverage",
+        Kind::DispatchJobs(_) => "DispatchJobs",
+        Kind::ExpireJobs(_) => "ExpireJobs",
+        Kind::RequestScans(_) => "RequestScans",
         Kind::Error(_) => "Error",
     }
 }

@@ -128,5 +128,8 @@ fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
             None => refused("NOT_FOUND", format!("suppression rule {:?} does not exist", req.name)),
         },
         Cmd::CompactChangeLog(req) => Res::CompactChangeLog(changelog::compact(ctx, req)?),
+        Cmd::DispatchJobs(_) | Cmd::ExpireJobs(_) | Cmd::RequestScans(_) => {
+            refused("UNIMPLEMENTED", "the scheduler's commands are not applied yet".into())
+        }
     })
 }

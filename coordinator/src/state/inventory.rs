@@ -74,6 +74,7 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
             region: input.region.clone(),
             tags: input.tags.clone(),
             artifact_digest: input.artifact_digest.clone(),
+            artifact_locator: input.artifact_locator.clone(),
             details: input.details.clone(),
             first_seen_at: Some(old.as_ref().and_then(|o| o.first_seen_at).unwrap_or(ctx.now)),
             last_seen_at: Some(ctx.now),

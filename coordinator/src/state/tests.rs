@@ -171,6 +171,7 @@ pub fn result(digest: &str, scanned_at: i64, vulnerabilities: Vec<ObservedVulner
         outcome: ScanOutcome::Succeeded as i32,
         error: String::new(),
         vulnerabilities,
+        ..Default::default()
     }
 }
 

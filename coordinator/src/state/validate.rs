@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
-use argus_proto::internal::v1::{Command, CompactChangeLog, SetCoverage};
+use argus_proto::internal::v1::{Command, CompactChangeLog, DispatchJobs, ExpireJobs, RequestScans, SetCoverage};
 use argus_proto::v1::{
     AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
     FindingStatus, FindingType, FixAvailable, MapFilter, NumberFilter, ObservedVulnerability, ResourceFilter,
@@ -102,6 +102,52 @@ fn check_command(command: &Command) -> Check {
             specified::<CoverageReason>("coverage.reason", c.reason)?;
             optional_timestamp("coverage.last_scanned_at", c.last_scanned_at.as_ref())
         }
+        Cmd::DispatchJobs(DispatchJobs { jobs }) => {
+            batch("jobs", jobs.len(), MAX_BATCH)?;
+            unique("jobs", "artifact_digest", jobs.iter().map(|j| j.artifact_digest.as_str()))?;
+            for (i, j) in jobs.iter().enumerate() {
+                let path = format!("jobs[{i}]");
+                job(&path, &j.artifact_digest, &j.job_id, j.attempt)?;
+                required_timestamp(&format!("{path}.deadline"), j.deadline.as_ref())?;
+                if j.max_attempts == 0 {
+                    return fail(&format!("{path}.max_attempts"), "must be at least 1");
+                }
+            }
+            Ok(())
+        }
+        Cmd::ExpireJobs(ExpireJobs { jobs }) => {
+            batch("jobs", jobs.len(), MAX_BATCH)?;
+            unique("jobs", "artifact_digest", jobs.iter().map(|j| j.artifact_digest.as_str()))?;
+            for (i, j) in jobs.iter().enumerate() {
+                let path = format!("jobs[{i}]");
+                job(&path, &j.artifact_digest, &j.job_id, j.attempt)?;
+                required_timestamp(&format!("{path}.retry_at"), j.retry_at.as_ref())?;
+            }
+            Ok(())
+        }
+        Cmd::RequestScans(RequestScans { artifact_digests }) => {
+            batch("artifact_digests", artifact_digests.len(), MAX_BATCH)?;
+            for (i, d) in artifact_digests.iter().enumerate() {
+                digest(&format!("artifact_digests[{i}]"), d)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn job(path: &str, artifact_digest: &str, job_id: &str, attempt: u32) -> Check {
+    digest(&format!("{path}.artifact_digest"), artifact_digest)?;
+    id(&format!("{path}.job_id"), job_id, MAX_ID_BYTES)?;
+    if attempt == 0 {
+        return fail(&format!("{path}.attempt"), "attempts count from 1");
+    }
+    Ok(())
+}
+
+fn required_timestamp(path: &str, t: Option<&Timestamp>) -> Check {
+    match t {
+        None => fail(path, "missing"),
+        Some(t) => timestamp(path, t),
     }
 }
 

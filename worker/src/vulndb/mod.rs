@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 pub mod import;
 pub mod osv;
+pub mod slot;
 pub mod store;
 pub mod update;
 
+pub use slot::DbSlot;
 pub use store::{Builder, DbMeta, Epss, KevEntry, VulnDb};
 
 #[derive(Debug, thiserror::Error)]
