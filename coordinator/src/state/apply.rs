@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
 use argus_proto::internal::v1::command_result::Kind as Res;
-use argus_proto::internal::v1::{ChangeLogBounds, CommandError, CommandResult, Proposal, ProposalResponse};
-use argus_proto::v1::{ChangeKind, Finding, FindingChange, SuppressionRule};
+use argus_proto::internal::v1::{
+    ChangeLogBounds, CommandError, CommandResult, PipelineCounters, Proposal, ProposalResponse,
+};
+use argus_proto::v1::{ChangeKind, Finding, FindingChange, IngestScanResultsRequest, SuppressionRule};
 use prost_types::Timestamp;
 
-use super::{changelog, inventory, keys, scan, suppression, validate, Txn};
+use super::{changelog, inventory, keys, scan, schedule, suppression, validate, Txn};
 use crate::error::{Error, Result};
 
 /// Everything one apply call's commands share.
@@ -20,6 +22,8 @@ pub(super) struct Ctx<'t> {
     bounds: ChangeLogBounds,
     bounds_dirty: bool,
     rules: Option<Arc<Vec<SuppressionRule>>>,
+    /// Loaded on first use and written back at the end of the apply call.
+    counters: Option<PipelineCounters>,
 }
 
 impl<'t> Ctx<'t> {
@@ -31,6 +35,7 @@ impl<'t> Ctx<'t> {
             bounds,
             bounds_dirty: false,
             rules: None,
+            counters: None,
         })
     }
 
@@ -79,7 +84,19 @@ impl<'t> Ctx<'t> {
         self.rules = None;
     }
 
+    pub fn counters(&mut self) -> &mut PipelineCounters {
+        if self.counters.is_none() {
+            // A storage error here would also fail the reads around it; treat it as empty
+            // counters only in the impossible case the record is undecodable.
+            self.counters = Some(schedule::read_counters_txn(self.txn).unwrap_or_default());
+        }
+        self.counters.as_mut().expect("loaded")
+    }
+
     fn finish(self) {
+        if let Some(mut counters) = self.counters {
+            schedule::write_counters(self.txn, &mut counters);
+        }
         if self.bounds_dirty {
             let mut bounds = self.bounds;
             changelog::write_bounds(self.txn, &mut bounds);
@@ -128,8 +145,12 @@ fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
             None => refused("NOT_FOUND", format!("suppression rule {:?} does not exist", req.name)),
         },
         Cmd::CompactChangeLog(req) => Res::CompactChangeLog(changelog::compact(ctx, req)?),
-        Cmd::DispatchJobs(_) | Cmd::ExpireJobs(_) | Cmd::RequestScans(_) => {
-            refused("UNIMPLEMENTED", "the scheduler's commands are not applied yet".into())
+        Cmd::DispatchJobs(req) => Res::DispatchJobs(schedule::dispatch(ctx, req)?),
+        Cmd::ExpireJobs(req) => {
+            let (resp, failures) = schedule::expire(ctx, req)?;
+            scan::ingest(ctx, &IngestScanResultsRequest { results: failures })?;
+            Res::ExpireJobs(resp)
         }
+        Cmd::RequestScans(req) => Res::RequestScans(schedule::request(ctx, req)?),
     })
 }

@@ -7,7 +7,7 @@ use argus_proto::v1::{
 };
 
 use super::apply::Ctx;
-use super::{findings, keys, scan};
+use super::{findings, keys, scan, schedule};
 use crate::error::Result;
 
 pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
@@ -97,10 +97,16 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
                 }
             }
         }
-        if old.is_none() || old_digest != resource.artifact_digest {
-            if !old_digest.is_empty() {
+        // `by_artifact` lists the live resources of each artifact: the scheduler tracks an
+        // artifact while the list is not empty.
+        let returns = old.as_ref().is_some_and(|o| o.removed);
+        if old.is_none() || returns || old_digest != resource.artifact_digest {
+            if !old_digest.is_empty() && !returns {
                 ctx.txn
                     .delete(keys::BY_ARTIFACT, keys::by_artifact(old_digest, &resource.resource_id));
+                if old_digest != resource.artifact_digest {
+                    schedule::untrack_if_unused(ctx, old_digest)?;
+                }
             }
             if !resource.artifact_digest.is_empty() {
                 ctx.txn.put(
@@ -109,6 +115,16 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
                     Vec::new(),
                 );
             }
+        }
+        if !resource.artifact_digest.is_empty()
+            && (old.is_none()
+                || returns
+                || old_digest != resource.artifact_digest
+                || old
+                    .as_ref()
+                    .is_some_and(|o| o.artifact_locator != resource.artifact_locator))
+        {
+            schedule::track(ctx, &resource)?;
         }
         scan::apply_stored_result(ctx, &mut resource)?;
         ctx.txn.put_record(
@@ -138,6 +154,11 @@ pub(super) fn remove_resources(ctx: &mut Ctx, req: &RemoveResourcesRequest) -> R
         coverage.reason = CoverageReason::ResourceTerminated as i32;
         coverage.detail.clear();
         out.findings_closed += findings::close_all_of_resource(ctx, id)?;
+        if !resource.artifact_digest.is_empty() {
+            ctx.txn
+                .delete(keys::BY_ARTIFACT, keys::by_artifact(&resource.artifact_digest, id));
+            schedule::untrack_if_unused(ctx, &resource.artifact_digest)?;
+        }
         ctx.txn
             .put_record(keys::RESOURCES, id.clone().into_bytes(), &mut resource);
         out.removed += 1;

@@ -12,10 +12,18 @@ pub const BY_ARTIFACT: &str = "by_artifact";
 pub const ARTIFACTS: &str = "artifacts";
 pub const RULES: &str = "rules";
 pub const CHANGES: &str = "changes";
+/// Artifact digest → `ArtifactSchedule`.
+pub const SCHEDULE: &str = "schedule";
+/// `shard, time, digest` → nothing: when the scheduler must look at an artifact.
+pub const TIMERS: &str = "timers";
+/// Artifact digest → the package inventory of its newest successful scan (as reported).
+pub const INVENTORIES: &str = "inventories";
 
 /// Key of the [`ChangeLogBounds`](argus_proto::internal::v1::ChangeLogBounds) record in
 /// `sm_meta`. Keys starting with `raft.` belong to the Raft side.
 pub const CHANGE_LOG_BOUNDS: &[u8] = b"state.change_log";
+/// Key of the [`PipelineCounters`](argus_proto::internal::v1::PipelineCounters) in `sm_meta`.
+pub const PIPELINE_COUNTERS: &[u8] = b"state.pipeline";
 
 const SEP: u8 = 0;
 

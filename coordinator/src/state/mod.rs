@@ -19,6 +19,7 @@ mod page;
 mod query;
 mod records;
 mod scan;
+mod schedule;
 mod suppression;
 mod txn;
 mod validate;
@@ -29,12 +30,15 @@ mod tests;
 
 use std::sync::Arc;
 
-use argus_proto::internal::v1::{ChangeLogBounds, Command, Proposal, ProposalResponse};
+use argus_proto::internal::v1::{
+    ArtifactSchedule, ChangeLogBounds, Command, PipelineCounters, Proposal, ProposalResponse,
+};
 use argus_proto::v1;
 use rocksdb::DB;
 use tokio::sync::watch;
 
 use crate::error::Result;
+pub use schedule::{shard_of, SHARDS};
 pub use txn::{PrefixIter, Txn};
 
 /// The column families the state machine owns; every one of them is part of a snapshot.
@@ -50,6 +54,9 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "artifacts",
     "rules",
     "changes",
+    "schedule",
+    "timers",
+    "inventories",
 ];
 
 /// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.
@@ -196,5 +203,27 @@ impl State {
 
     pub fn list_rules(&self, req: &v1::ListSuppressionRulesRequest) -> Result<v1::ListSuppressionRulesResponse> {
         query::list_rules(&view::View::new(&self.db), req)
+    }
+
+    /// Artifacts the scheduler must look at now: due for a job, or with a job whose deadline or
+    /// retry time has come. At most `per_shard` per shard, shards interleaved.
+    pub fn due_artifacts(&self, now: &prost_types::Timestamp, per_shard: usize) -> Result<Vec<ArtifactSchedule>> {
+        schedule::due(&view::View::new(&self.db), now, per_shard)
+    }
+
+    pub fn artifact_schedule(&self, digest: &str) -> Result<Option<ArtifactSchedule>> {
+        view::View::new(&self.db).get_record(keys::SCHEDULE, digest.as_bytes())
+    }
+
+    /// The stored package inventory of the artifact's newest successful scan, as reported
+    /// (zstd-compressed JSON).
+    pub fn artifact_inventory(&self, digest: &str) -> Result<Option<Vec<u8>>> {
+        view::View::new(&self.db).get(keys::INVENTORIES, digest.as_bytes())
+    }
+
+    pub fn pipeline_counters(&self) -> Result<PipelineCounters> {
+        Ok(view::View::new(&self.db)
+            .get_record(keys::SM_META, keys::PIPELINE_COUNTERS)?
+            .unwrap_or_default())
     }
 }

@@ -13,7 +13,7 @@ use argus_proto::v1::{
 
 use super::apply::Ctx;
 use super::filter::time_key;
-use super::{findings, keys, suppression};
+use super::{findings, keys, schedule, suppression};
 use crate::error::Result;
 
 pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<IngestScanResultsResponse> {
@@ -21,13 +21,27 @@ pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<In
     for result in &req.results {
         let mut applied = false;
         let stored: Option<ScanResult> = ctx.txn.get_record(keys::ARTIFACTS, result.artifact_digest.as_bytes())?;
-        if stored.is_none_or(|s| time_key(s.scanned_at.as_ref()) < time_key(result.scanned_at.as_ref())) {
-            // What the artifact was last observed with, for resources that appear later.
-            ctx.txn.put_record(
-                keys::ARTIFACTS,
-                result.artifact_digest.clone().into_bytes(),
-                &mut result.clone(),
-            );
+        let newer = stored.is_none_or(|s| time_key(s.scanned_at.as_ref()) < time_key(result.scanned_at.as_ref()));
+        if schedule::on_result(ctx, result, newer)? == schedule::Verdict::Hold {
+            out.ignored += 1;
+            continue;
+        }
+        if newer {
+            // What the artifact was last observed with, for resources that appear later; the
+            // inventory is kept apart, for re-matching against a newer vulnerability DB.
+            let mut copy = ScanResult {
+                inventory: Default::default(),
+                ..result.clone()
+            };
+            ctx.txn
+                .put_record(keys::ARTIFACTS, result.artifact_digest.clone().into_bytes(), &mut copy);
+            if !result.inventory.is_empty() {
+                ctx.txn.put(
+                    keys::INVENTORIES,
+                    result.artifact_digest.clone().into_bytes(),
+                    result.inventory.clone(),
+                );
+            }
             applied = true;
         }
         for resource_id in resources_carrying(ctx, &result.artifact_digest)? {
@@ -78,6 +92,17 @@ pub(super) fn resources_carrying(ctx: &Ctx, digest: &str) -> Result<Vec<String>>
         .iter_prefix(keys::BY_ARTIFACT, &prefix)
         .map(|item| item.map(|(k, _)| keys::suffix(&k, &prefix)))
         .collect()
+}
+
+/// Whether any live resource carries `digest` (reads one key, not the whole list).
+pub(super) fn carried(ctx: &Ctx, digest: &str) -> Result<bool> {
+    let prefix = keys::by_artifact_prefix(digest);
+    Ok(ctx
+        .txn
+        .iter_prefix(keys::BY_ARTIFACT, &prefix)
+        .next()
+        .transpose()?
+        .is_some())
 }
 
 fn load_resource(ctx: &Ctx, id: &str) -> Result<Option<Resource>> {

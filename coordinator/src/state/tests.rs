@@ -6,6 +6,7 @@ mod changelog;
 mod determinism;
 mod lifecycle;
 mod queries;
+mod schedule;
 mod validation;
 
 use std::sync::Arc;

@@ -104,7 +104,11 @@ fn check_command(command: &Command) -> Check {
         }
         Cmd::DispatchJobs(DispatchJobs { jobs }) => {
             batch("jobs", jobs.len(), MAX_BATCH)?;
-            unique("jobs", "artifact_digest", jobs.iter().map(|j| j.artifact_digest.as_str()))?;
+            unique(
+                "jobs",
+                "artifact_digest",
+                jobs.iter().map(|j| j.artifact_digest.as_str()),
+            )?;
             for (i, j) in jobs.iter().enumerate() {
                 let path = format!("jobs[{i}]");
                 job(&path, &j.artifact_digest, &j.job_id, j.attempt)?;
@@ -117,7 +121,11 @@ fn check_command(command: &Command) -> Check {
         }
         Cmd::ExpireJobs(ExpireJobs { jobs }) => {
             batch("jobs", jobs.len(), MAX_BATCH)?;
-            unique("jobs", "artifact_digest", jobs.iter().map(|j| j.artifact_digest.as_str()))?;
+            unique(
+                "jobs",
+                "artifact_digest",
+                jobs.iter().map(|j| j.artifact_digest.as_str()),
+            )?;
             for (i, j) in jobs.iter().enumerate() {
                 let path = format!("jobs[{i}]");
                 job(&path, &j.artifact_digest, &j.job_id, j.attempt)?;
