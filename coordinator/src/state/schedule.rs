@@ -173,21 +173,27 @@ pub(super) fn track(ctx: &mut Ctx, resource: &Resource) -> Result<()> {
                 locator: resource.artifact_locator.clone(),
                 ..old.clone()
             };
+            if new.job.is_none() && new.due_at.is_none() {
+                new.due_at = Some(ctx.now);
+            }
             save(ctx, Some(&old), Some(&mut new));
         }
         return Ok(());
     }
     let stored: Option<ScanResult> = ctx.txn.get_record(keys::ARTIFACTS, digest.as_bytes())?;
+    // Without a locator there is nothing to fetch: the artifact waits for a resource that says
+    // where it is (or for results pushed through the API).
     let due_at = match &stored {
-        Some(r) => add(r.scanned_at.unwrap_or(ctx.now), DEFAULT_RESCAN_SECS * 1000),
-        None => ctx.now,
+        _ if resource.artifact_locator.is_empty() => None,
+        Some(r) => Some(add(r.scanned_at.unwrap_or(ctx.now), DEFAULT_RESCAN_SECS * 1000)),
+        None => Some(ctx.now),
     };
     let mut new = ArtifactSchedule {
         artifact_digest: digest.clone(),
         locator: resource.artifact_locator.clone(),
         resource_type: resource.r#type,
         shard: shard_name(shard_of(&resource.account_id)),
-        due_at: Some(due_at),
+        due_at,
         due_kind: JobKind::Scan as i32,
         requested_at: Some(ctx.now),
         rescan_after_secs: DEFAULT_RESCAN_SECS,
@@ -344,6 +350,11 @@ fn complete(ctx: &mut Ctx, r: &mut ArtifactSchedule, result: &ScanResult, failed
         r.last_error.clear();
         let at = result.scanned_at.unwrap_or(ctx.now);
         r.due_at = Some(add(at, r.rescan_after_secs.saturating_mul(1000)));
+    }
+    if r.locator.is_empty() {
+        r.due_at = None;
+    }
+    if !failed {
         let counters = ctx.counters();
         if counters.newest_db_version < result.db_version {
             counters.newest_db_version = result.db_version.clone();
@@ -394,6 +405,10 @@ pub(super) fn request(ctx: &mut Ctx, req: &RequestScans) -> Result<RequestScansR
         };
         if old.job.is_some() {
             out.in_flight += 1;
+            continue;
+        }
+        if old.locator.is_empty() {
+            out.unknown += 1;
             continue;
         }
         let mut new = old.clone();
