@@ -21,6 +21,7 @@ macro_rules! limits {
 }
 
 pub use argus_proto::v1::cluster_service_client::ClusterServiceClient;
+pub use argus_proto::v1::scan_service_client::ScanServiceClient;
 pub use argus_proto::v1::coverage_service_client::CoverageServiceClient;
 pub use argus_proto::v1::feed_service_client::FeedServiceClient;
 pub use argus_proto::v1::findings_service_client::FindingsServiceClient;
@@ -104,6 +105,9 @@ impl Client {
     }
     pub fn cluster(&self) -> ClusterServiceClient<Channel> {
         limits!(ClusterServiceClient::new(self.channel()))
+    }
+    pub fn scans(&self) -> ScanServiceClient<Channel> {
+        limits!(ScanServiceClient::new(self.channel()))
     }
 
     /// Runs `call` against the current node, moving to the next one on transient failures

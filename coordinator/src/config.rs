@@ -16,6 +16,67 @@ pub struct Config {
     pub vulndb: VulnDbConfig,
     /// A coordinator node (`argus coordinator`): identity, storage, Raft timing, batching.
     pub coordinator: CoordinatorConfig,
+    /// The scan pipeline the leader runs: scheduling, retries, result ingestion.
+    pub pipeline: PipelineConfig,
+    /// Delivery settings of the job and result queues (NATS JetStream or in-process).
+    pub queue: argus_worker::queue::QueueConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// NATS server the coordinators publish jobs to and consume results from
+    /// (`nats://host:4222`). Unset on `argus coordinator`: no scheduler and no ingestion run,
+    /// and results arrive only through the API. `argus up` uses an in-process queue instead.
+    pub nats_url: Option<String>,
+    /// Most jobs outstanding at once; the scheduler dispatches more as results come in.
+    pub dispatch_window: u64,
+    /// A job attempt without a result after this long is dispatched again (next attempt).
+    pub job_timeout_secs: u64,
+    /// Attempts before the artifact's resources are marked SCAN_FAILED.
+    pub max_attempts: u32,
+    /// A failed attempt waits `retry_base_ms * 2^(attempt-1)` before the next; a job that
+    /// failed all its attempts waits longer, doubling per failed job, up to the rescan interval.
+    pub retry_base_ms: u64,
+    /// Scan every artifact again this long after its last scan.
+    pub rescan_after_secs: u64,
+    /// Per resource type (`AWS_ECR_CONTAINER_IMAGE`, `HOST`, ...), overriding
+    /// `rescan_after_secs`.
+    pub rescan_after_secs_by_type: std::collections::BTreeMap<String, u64>,
+    /// How often the scheduler looks for due work.
+    pub tick_ms: u64,
+    /// Results ingestion fetches at once.
+    pub ingest_batch: usize,
+    /// Most encoded bytes of results in one ingest command: a Raft entry must replicate within
+    /// a heartbeat.
+    pub ingest_command_bytes: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: None,
+            dispatch_window: 10_000,
+            job_timeout_secs: 600,
+            max_attempts: 3,
+            retry_base_ms: 5_000,
+            rescan_after_secs: 24 * 3600,
+            rescan_after_secs_by_type: Default::default(),
+            tick_ms: 250,
+            ingest_batch: 512,
+            ingest_command_bytes: 256 << 10,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub fn rescan_after(&self, resource_type: i32) -> u64 {
+        argus_proto::v1::ResourceType::try_from(resource_type)
+            .ok()
+            .and_then(|t| self.rescan_after_secs_by_type.get(t.as_str_name()))
+            .copied()
+            .unwrap_or(self.rescan_after_secs)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

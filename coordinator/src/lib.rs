@@ -5,10 +5,13 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod embedded;
 pub mod error;
 pub mod node;
+pub mod pipeline;
 pub mod proposer;
 pub mod raft;
 pub mod state;
+pub mod targets;
 
 pub use error::{Error, Result};

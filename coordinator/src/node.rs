@@ -196,17 +196,8 @@ impl ProposeHandler for Node {
     }
 }
 
-/// Runs a coordinator until SIGINT or SIGTERM.
-pub async fn run(config: CoordinatorConfig) -> Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| Error::io(format!("listen {}", config.listen), e))?;
-    let node = Node::start(config).await?;
-    info!(node_id = node.id, address = %node.address, "coordinator serving");
-    node.serve(listener, shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     tokio::select! {

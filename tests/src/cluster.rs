@@ -35,14 +35,17 @@ impl Coordinator {
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<Coordinator>,
-    config: PathBuf,
+    pub config: PathBuf,
 }
 
 impl Cluster {
     /// Starts `n` coordinators and forms a cluster of them (node 1 initializes with every
     /// member), then waits for a leader. `config` is extra TOML for the `[coordinator]` table.
     pub async fn start(n: usize, config: &str) -> Cluster {
-        let mut cluster = Cluster::new(config);
+        Self::start_config(n, Cluster::new(config)).await
+    }
+
+    async fn start_config(n: usize, mut cluster: Cluster) -> Cluster {
         for _ in 0..n {
             cluster.add_process();
         }
@@ -68,10 +71,20 @@ impl Cluster {
         cluster
     }
 
+    /// [`Cluster::start`] with more configuration after the `[coordinator]` table (other
+    /// tables such as `[pipeline]` and `[queue]`).
+    pub async fn start_with(n: usize, coordinator: &str, rest: &str) -> Cluster {
+        Self::start_config(n, Cluster::new_with(coordinator, rest)).await
+    }
+
     /// A directory and configuration, no processes yet.
     pub fn new(config: &str) -> Cluster {
+        Cluster::new_with(config, "")
+    }
+
+    pub fn new_with(coordinator: &str, rest: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let text = format!("[coordinator]\n{config}\n");
+        let text = format!("[coordinator]\n{coordinator}\n{rest}\n");
         let config = write_file(dir.path(), "argus.toml", text);
         Cluster {
             dir,

@@ -9,6 +9,7 @@ mod feed;
 mod findings;
 mod health;
 mod inventory;
+mod scans;
 mod status;
 mod suppression;
 
@@ -18,7 +19,8 @@ use std::sync::Arc;
 use argus_proto::v1::{
     cluster_service_server::ClusterServiceServer, coverage_service_server::CoverageServiceServer,
     feed_service_server::FeedServiceServer, findings_service_server::FindingsServiceServer,
-    inventory_service_server::InventoryServiceServer, suppression_service_server::SuppressionServiceServer,
+    inventory_service_server::InventoryServiceServer, scan_service_server::ScanServiceServer,
+    suppression_service_server::SuppressionServiceServer,
 };
 use futures::future::{BoxFuture, Shared};
 use futures::FutureExt;
@@ -62,6 +64,7 @@ pub fn routes_until(node: &Arc<Node>, stop: impl Future<Output = ()> + Send + 's
     let feed = FeedServiceServer::new(feed::FeedApi::new(node.state.clone(), stop))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let scans = ScanServiceServer::new(scans::ScanApi::new(node.clone()));
     let cluster = ClusterServiceServer::new(cluster::ClusterApi::new(node.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -73,6 +76,7 @@ pub fn routes_until(node: &Arc<Node>, stop: impl Future<Output = ()> + Send + 's
         <SuppressionServiceServer<suppression::SuppressionApi> as NamedService>::NAME,
         <FeedServiceServer<feed::FeedApi> as NamedService>::NAME,
         <ClusterServiceServer<cluster::ClusterApi> as NamedService>::NAME,
+        <ScanServiceServer<scans::ScanApi> as NamedService>::NAME,
     ];
     let health = health::serve(node.raft.metrics(), &names);
 
@@ -82,6 +86,7 @@ pub fn routes_until(node: &Arc<Node>, stop: impl Future<Output = ()> + Send + 's
         .add_service(suppression)
         .add_service(feed)
         .add_service(cluster)
+        .add_service(scans)
         .add_service(health);
     match reflection().build_v1() {
         Ok(service) => routes = routes.add_service(service),
@@ -147,7 +152,9 @@ mod tests {
             "argus/v1/inventory.proto",
             "argus/v1/findings.proto",
             "argus/v1/cluster.proto",
+            "argus/v1/scans.proto",
             "argus/internal/v1/raft.proto",
+            "argus/internal/v1/pipeline.proto",
             // Reflection clients resolve imports by file name: the import must be served too.
             "google/protobuf/timestamp.proto",
         ] {

@@ -4,9 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
-
+use anyhow::Context;
 use argus_coordinator::config::Config;
+use argus_coordinator::node::{shutdown_signal, Node};
+use argus_coordinator::pipeline::Pipeline;
+use argus_worker::queue::Queue;
+use clap::Args;
+use tokio::net::TcpListener;
+use tracing::info;
 
 #[derive(Debug, Args)]
 pub struct CoordinatorArgs {
@@ -22,6 +27,10 @@ pub struct CoordinatorArgs {
     /// Directory for the RocksDB store and snapshots.
     #[arg(long, env = "ARGUS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// NATS server for scan jobs and results (`nats://host:4222`); while this node leads it
+    /// schedules scans and ingests results. Overrides `pipeline.nats_url`.
+    #[arg(long, env = "ARGUS_NATS")]
+    pub nats: Option<String>,
 }
 
 pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
@@ -39,7 +48,29 @@ pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
         c.data_dir = v;
     }
     anyhow::ensure!(c.node_id > 0, "--node-id must be at least 1");
+    let nats = args.nats.or_else(|| config.pipeline.nats_url.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(argus_coordinator::node::run(c))?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(c.listen)
+            .await
+            .with_context(|| format!("listening on {}", c.listen))?;
+        let node = Node::start(c).await?;
+        let pipeline = match nats {
+            Some(url) => {
+                let queue = Queue::connect_nats(&url, config.queue.clone())
+                    .await
+                    .with_context(|| format!("connecting to NATS at {url}"))?;
+                Some(Pipeline::start(node.clone(), queue, config.pipeline.clone()))
+            }
+            None => None,
+        };
+        info!(node_id = node.id, address = %node.address, pipeline = pipeline.is_some(), "coordinator serving");
+        let served = node.serve(listener, shutdown_signal()).await;
+        if let Some(p) = pipeline {
+            p.stop().await;
+        }
+        served?;
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }

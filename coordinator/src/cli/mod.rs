@@ -12,9 +12,11 @@ mod coordinator;
 mod db;
 mod output;
 mod progress;
+mod query;
 mod sbom;
 mod scan;
 mod target;
+mod up;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +47,15 @@ pub enum Command {
     Coordinator(coordinator::CoordinatorArgs),
     /// Form and inspect a coordinator cluster.
     Cluster(cluster::ClusterArgs),
+    /// Run everything in one process (coordinator, queue, workers), scan the targets, report,
+    /// and keep serving the API.
+    Up(up::UpArgs),
+    /// Query findings from a running Argus.
+    Findings(query::FindingsArgs),
+    /// Coverage of every resource, from a running Argus.
+    Coverage(query::CoverageArgs),
+    /// Ask for a scan of resources or artifacts now.
+    ScanNow(query::ScanNowArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -69,5 +80,9 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args, &config),
         Command::Coordinator(args) => coordinator::run(args, &config),
         Command::Cluster(args) => cluster::run(args),
+        Command::Up(args) => up::run(args, &config),
+        Command::Findings(args) => query::run_findings(args),
+        Command::Coverage(args) => query::run_coverage(args),
+        Command::ScanNow(args) => query::run_scan_now(args),
     }
 }

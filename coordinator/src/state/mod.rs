@@ -39,6 +39,7 @@ use tokio::sync::watch;
 
 use crate::error::Result;
 pub use schedule::{shard_of, SHARDS};
+pub use validate::{single_scan_result as validate_scan_result, MAX_SCAN_RESULTS};
 pub use txn::{PrefixIter, Txn};
 
 /// The column families the state machine owns; every one of them is part of a snapshot.

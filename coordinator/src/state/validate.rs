@@ -293,6 +293,11 @@ fn optional_timestamp(path: &str, t: Option<&Timestamp>) -> Check {
     t.map_or(Ok(()), |t| timestamp(path, t))
 }
 
+/// Checks one scan result as `IngestScanResults` would.
+pub fn single_scan_result(r: &ScanResult) -> Result<()> {
+    into_error(scan_result("result", r))
+}
+
 fn scan_result(path: &str, r: &ScanResult) -> Check {
     digest(&format!("{path}.artifact_digest"), &r.artifact_digest)?;
     match &r.scanned_at {

@@ -1,0 +1,132 @@
+//! The embedded stack `argus up` runs: one single-node coordinator, the in-process queue (the
+//! same delivery semantics as JetStream: ack, redelivery after ack_wait, attempts) and N worker
+//! loops, all in one process. The scheduler and ingestion are the very ones a cluster runs.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argus_worker::queue::Queue;
+use argus_worker::runner::{self, RunnerConfig};
+use argus_worker::vulndb::DbSlot;
+use openraft::BasicNode;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::pipeline::Pipeline;
+
+/// How the embedded workers run.
+pub struct WorkerOptions {
+    pub workers: usize,
+    /// Jobs each worker runs at once.
+    pub concurrency: usize,
+    pub scan: argus_worker::ScanOptions,
+}
+
+pub struct Embedded {
+    pub node: Arc<Node>,
+    pub queue: Queue,
+    pub db: DbSlot,
+    pub address: String,
+    pipeline: Option<Pipeline>,
+    workers: Vec<JoinHandle<()>>,
+    stop_workers: watch::Sender<bool>,
+    server: JoinHandle<Result<()>>,
+    stop_server: watch::Sender<bool>,
+}
+
+impl Embedded {
+    /// Starts everything and returns once the node leads its one-node cluster.
+    pub async fn start(config: &Config, db: DbSlot, workers: WorkerOptions) -> Result<Embedded> {
+        let listener = TcpListener::bind(config.coordinator.listen)
+            .await
+            .map_err(|e| Error::io(format!("listen {}", config.coordinator.listen), e))?;
+        let mut coordinator = config.coordinator.clone();
+        // The port actually bound (the configuration may ask for port 0).
+        let bound = listener.local_addr().map_err(|e| Error::io("listener", e))?;
+        if coordinator.advertise.is_none() {
+            coordinator.advertise = Some(bound.to_string());
+        }
+        let node = Node::start(coordinator).await?;
+        let members = BTreeMap::from([(node.id, BasicNode::new(&node.address))]);
+        if node.raft.metrics().borrow().membership_config.membership().voter_ids().next().is_none() {
+            info!(node_id = node.id, "initializing the one-node cluster");
+            node.raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
+        }
+        node.raft
+            .wait(Some(Duration::from_secs(30)))
+            .metrics(|m| m.current_leader == Some(m.id), "embedded node leads")
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))?;
+
+        let (stop_server, mut server_stopped) = watch::channel(false);
+        let server = tokio::spawn(node.clone().serve(listener, async move {
+            let _ = server_stopped.wait_for(|s| *s).await;
+        }));
+
+        let queue = Queue::memory(config.queue.clone());
+        let pipeline = Pipeline::start(node.clone(), queue.clone(), config.pipeline.clone());
+
+        let (stop_workers, workers_stopped) = watch::channel(false);
+        let handles = (0..workers.workers.max(1))
+            .map(|i| {
+                let cfg = RunnerConfig {
+                    name: format!("embedded-{}", i + 1),
+                    concurrency: workers.concurrency.max(1),
+                    scan: workers.scan.clone(),
+                    ..RunnerConfig::default()
+                };
+                let queue = queue.clone();
+                let db = db.clone();
+                let mut stopped = workers_stopped.clone();
+                tokio::spawn(async move {
+                    let shutdown = async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = runner::run(queue, db, cfg, shutdown).await {
+                        warn!(error = %e, "embedded worker stopped");
+                    }
+                })
+            })
+            .collect();
+        Ok(Embedded {
+            address: node.address.clone(),
+            node,
+            queue,
+            db,
+            pipeline: Some(pipeline),
+            workers: handles,
+            stop_workers,
+            server,
+            stop_server,
+        })
+    }
+
+    /// Stops the workers (finishing or handing back their jobs), the pipeline and the server.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.stop_workers.send(true);
+        for w in self.workers.drain(..) {
+            let _ = w.await;
+        }
+        if let Some(p) = self.pipeline.take() {
+            p.stop().await;
+        }
+        let _ = self.stop_server.send(true);
+        match self.server.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::Raft(format!("server task: {e}"))),
+        }
+    }
+
+    /// Runs until `signal` resolves, then shuts down.
+    pub async fn serve_until(self, signal: impl Future<Output = ()>) -> Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+}

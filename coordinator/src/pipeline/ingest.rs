@@ -1,0 +1,142 @@
+//! Result ingestion: the leader fetches workers' results from the queue, groups them into
+//! `IngestScanResults` commands, and acknowledges each message only after the command holding
+//! it is committed. A crash before the ack means the result is delivered again, and applying it
+//! again changes nothing, so nothing acknowledged is lost and nothing is counted twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use argus_proto::internal::v1::command::Kind as Cmd;
+use argus_proto::internal::v1::command_result::Kind as Res;
+use argus_proto::internal::v1::Command;
+use argus_proto::v1::{IngestScanResultsRequest, ScanResult};
+use futures::future::join_all;
+use prost::Message;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use argus_worker::queue::{Consumer, Delivery, Queue};
+
+use crate::config::PipelineConfig;
+use crate::node::Node;
+use crate::state::{validate_scan_result, MAX_SCAN_RESULTS};
+
+/// How long one fetch waits for the first result.
+const FETCH_WAIT: Duration = Duration::from_millis(200);
+
+pub async fn run(node: Arc<Node>, queue: Queue, config: PipelineConfig, mut stopped: watch::Receiver<bool>) {
+    let mut consumer: Option<Consumer> = None;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        if !node.is_leader() {
+            consumer = None;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(config.tick_ms.max(10))) => {}
+                _ = super::stopping(&mut stopped) => return,
+            }
+            continue;
+        }
+        let c = match &consumer {
+            Some(c) => c.clone(),
+            None => match queue.results().await {
+                Ok(c) => {
+                    consumer = Some(c.clone());
+                    c
+                }
+                Err(e) => {
+                    warn!(error = %e, "results consumer unavailable");
+                    sleep_or_stop(&mut backoff, &mut stopped).await;
+                    continue;
+                }
+            },
+        };
+        let batch = tokio::select! {
+            b = c.fetch(config.ingest_batch.max(1), FETCH_WAIT) => b,
+            _ = super::stopping(&mut stopped) => return,
+        };
+        match batch {
+            Ok(deliveries) => {
+                backoff = Duration::from_millis(50);
+                if !deliveries.is_empty() {
+                    ingest(&node, &config, deliveries).await;
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "fetching results failed");
+                consumer = None;
+                sleep_or_stop(&mut backoff, &mut stopped).await;
+            }
+        }
+    }
+}
+
+async fn sleep_or_stop(backoff: &mut Duration, stopped: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        _ = tokio::time::sleep(*backoff) => {}
+        _ = super::stopping(stopped) => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(2));
+}
+
+/// Commits one fetched batch: commands of bounded size, proposed concurrently (the proposer
+/// groups them into few log entries), each acknowledging its own messages once committed.
+async fn ingest(node: &Node, config: &PipelineConfig, deliveries: Vec<Delivery>) {
+    let mut groups: Vec<(Vec<ScanResult>, Vec<Delivery>)> = Vec::new();
+    let mut bytes = 0usize;
+    for d in deliveries {
+        let checked = ScanResult::decode(d.payload.as_ref())
+            .map_err(|e| e.to_string())
+            .and_then(|r| validate_scan_result(&r).map(|()| r).map_err(|e| e.to_string()));
+        let result = match checked {
+            Ok(r) => r,
+            Err(e) => {
+                // It would be refused every time: acknowledge, or it would come back forever.
+                warn!(msg_id = %d.msg_id, error = %e, "invalid result dropped");
+                let _ = d.ack().await;
+                continue;
+            }
+        };
+        let size = d.payload.len();
+        let full = groups.last().is_none_or(|(results, _)| {
+            results.len() >= MAX_SCAN_RESULTS || bytes + size > config.ingest_command_bytes
+        });
+        if full {
+            groups.push((Vec::new(), Vec::new()));
+            bytes = 0;
+        }
+        bytes += size;
+        let (results, ds) = groups.last_mut().expect("pushed");
+        results.push(result);
+        ds.push(d);
+    }
+    join_all(groups.into_iter().map(|(results, ds)| commit(node, results, ds))).await;
+}
+
+async fn commit(node: &Node, results: Vec<ScanResult>, deliveries: Vec<Delivery>) {
+    let command = Command {
+        kind: Some(Cmd::IngestScanResults(IngestScanResultsRequest { results })),
+    };
+    match node.write(command).await {
+        Ok(r) => match r.kind {
+            Some(Res::IngestScanResults(resp)) => {
+                debug!(applied = resp.applied, ignored = resp.ignored, "results committed");
+                ack_all(deliveries).await;
+            }
+            other => warn!(result = ?other, "unexpected answer to results; they will be redelivered"),
+        },
+        // Not committed: leave them unacknowledged; the queue delivers them again.
+        Err(e) => warn!(error = %e, results = deliveries.len(), "results not committed; they will be redelivered"),
+    }
+}
+
+async fn ack_all(deliveries: Vec<Delivery>) {
+    for r in join_all(deliveries.iter().map(|d| d.ack())).await {
+        if let Err(e) = r {
+            // Committed but not acknowledged: it comes back and changes nothing.
+            debug!(error = %e, "ack after commit failed");
+        }
+    }
+}

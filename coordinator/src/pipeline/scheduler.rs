@@ -1,0 +1,253 @@
+//! The scheduler: every tick, the leader reads the artifacts whose timer has come and
+//! - dispatches the first attempt of a due job, within the dispatch window, shards taken in
+//!   turn (fairness);
+//! - dispatches the next attempt of a job whose deadline or retry time has come;
+//! - expires a job whose last attempt's deadline passed (SCAN_FAILED, then backoff).
+//!
+//! A dispatch is proposed to Raft first; only the dispatches the state machine accepted are
+//! published. A publish that fails is retried on the next ticks with the same message id until
+//! the attempt's deadline, after which the next attempt takes over: a queue outage delays scans
+//! and never loses one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use argus_proto::internal::v1::command::Kind as Cmd;
+use argus_proto::internal::v1::command_result::Kind as Res;
+use argus_proto::internal::v1::{
+    ArtifactSchedule, Command, Dispatch, DispatchJobs, ExpireJobs, ExpiredJob, JobKind, ScanJob,
+};
+use bytes::Bytes;
+use futures::StreamExt;
+use prost::Message;
+use prost_types::Timestamp;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use argus_worker::queue::Queue;
+
+use crate::config::PipelineConfig;
+use crate::error::{Error, Result};
+use crate::node::Node;
+
+/// Most dispatches in one command.
+const DISPATCH_CHUNK: usize = 1000;
+/// Publishes in flight at once.
+const PUBLISH_CONCURRENCY: usize = 256;
+
+/// The NATS message id of one attempt: a retried publish of the same attempt is stored once,
+/// while the next attempt is a new message.
+pub fn message_id(job_id: &str, attempt: u32) -> String {
+    format!("{job_id}/{attempt}")
+}
+
+pub async fn run(node: Arc<Node>, queue: Queue, config: PipelineConfig, mut stopped: watch::Receiver<bool>) {
+    let mut scheduler = Scheduler {
+        node,
+        queue,
+        config,
+        unpublished: HashMap::new(),
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(scheduler.config.tick_ms.max(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = super::stopping(&mut stopped) => return,
+        }
+        if !scheduler.node.is_leader() {
+            scheduler.unpublished.clear();
+            continue;
+        }
+        if let Err(e) = scheduler.round().await {
+            warn!(error = %e, "scheduler round failed");
+        }
+    }
+}
+
+struct Scheduler {
+    node: Arc<Node>,
+    queue: Queue,
+    config: PipelineConfig,
+    /// Jobs recorded in Raft whose publish has not succeeded yet, by artifact.
+    unpublished: HashMap<String, ScanJob>,
+}
+
+impl Scheduler {
+    async fn round(&mut self) -> Result<()> {
+        self.republish().await;
+        let now: Timestamp = SystemTime::now().into();
+        let counters = self.node.state.pipeline_counters()?;
+        let mut room = self.config.dispatch_window.saturating_sub(counters.in_flight) as usize;
+        let per_shard = (self.config.dispatch_window as usize / crate::state::SHARDS as usize).clamp(16, 4096);
+        let due = self.node.state.due_artifacts(&now, per_shard)?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let mut dispatches = Vec::new();
+        let mut expired = Vec::new();
+        let mut records: HashMap<String, ArtifactSchedule> = HashMap::new();
+        for r in due {
+            match &r.job {
+                None if room > 0 => {
+                    room -= 1;
+                    dispatches.push(self.dispatch(&r, format!("{}#{}", r.artifact_digest, r.generation + 1), 1, &now));
+                }
+                None => {}
+                Some(job) if job.attempt < job.max_attempts => {
+                    dispatches.push(self.dispatch(&r, job.job_id.clone(), job.attempt + 1, &now));
+                }
+                Some(job) if job.retry_at.is_none() => {
+                    self.unpublished.remove(&r.artifact_digest);
+                    expired.push(ExpiredJob {
+                        artifact_digest: r.artifact_digest.clone(),
+                        job_id: job.job_id.clone(),
+                        attempt: job.attempt,
+                        error: format!(
+                            "no result within {} s on attempt {} of {}{}",
+                            self.config.job_timeout_secs,
+                            job.attempt,
+                            job.max_attempts,
+                            if job.last_error.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (last error: {})", job.last_error)
+                            }
+                        ),
+                    });
+                }
+                // A failure on the last attempt is booked by ingestion, not here.
+                Some(_) => {}
+            }
+            records.insert(r.artifact_digest.clone(), r);
+        }
+        for chunk in expired.chunks(DISPATCH_CHUNK) {
+            let command = Cmd::ExpireJobs(ExpireJobs { jobs: chunk.to_vec() });
+            if let Res::ExpireJobs(r) = self.write(command).await? {
+                if r.expired > 0 {
+                    info!(expired = r.expired, "jobs expired after their last attempt");
+                }
+            }
+        }
+        for chunk in dispatches.chunks(DISPATCH_CHUNK) {
+            let command = Cmd::DispatchJobs(DispatchJobs { jobs: chunk.to_vec() });
+            let Res::DispatchJobs(resp) = self.write(command).await? else {
+                return Err(Error::Raft("dispatch answered with another result".into()));
+            };
+            let by_digest: HashMap<&str, &Dispatch> = chunk.iter().map(|d| (d.artifact_digest.as_str(), d)).collect();
+            let mut jobs = Vec::with_capacity(resp.dispatched.len());
+            for digest in &resp.dispatched {
+                let (Some(d), Some(r)) = (by_digest.get(digest.as_str()), records.get(digest)) else {
+                    continue;
+                };
+                jobs.push(self.job(r, d, &now)?);
+            }
+            debug!(dispatched = jobs.len(), skipped = resp.skipped, "jobs recorded");
+            self.publish(jobs).await;
+        }
+        Ok(())
+    }
+
+    fn dispatch(&self, r: &ArtifactSchedule, job_id: String, attempt: u32, now: &Timestamp) -> Dispatch {
+        Dispatch {
+            artifact_digest: r.artifact_digest.clone(),
+            job_id,
+            attempt,
+            deadline: Some(Timestamp {
+                seconds: now.seconds + self.config.job_timeout_secs as i64,
+                nanos: now.nanos,
+            }),
+            max_attempts: self.config.max_attempts.max(1),
+            rescan_after_secs: self.config.rescan_after(r.resource_type),
+            retry_base_ms: self.config.retry_base_ms,
+        }
+    }
+
+    /// The message a worker gets for a recorded dispatch.
+    fn job(&self, r: &ArtifactSchedule, d: &Dispatch, now: &Timestamp) -> Result<ScanJob> {
+        // The kind and DB floor are the ones the state machine recorded: for a first attempt
+        // they come from what was due, for a retry from the job in flight.
+        let (kind, min_db_version, requested_at) = match &r.job {
+            Some(j) => (j.kind, j.min_db_version.clone(), j.requested_at),
+            None => (r.due_kind, r.due_min_db_version.clone(), r.requested_at),
+        };
+        let inventory = if kind == JobKind::Rematch as i32 {
+            self.node.state.artifact_inventory(&r.artifact_digest)?.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok(ScanJob {
+            job_id: d.job_id.clone(),
+            artifact_digest: r.artifact_digest.clone(),
+            kind,
+            attempt: d.attempt,
+            deadline: d.deadline,
+            locator: r.locator.clone(),
+            resource_type: r.resource_type,
+            inventory,
+            min_db_version,
+            shard: r.shard.clone(),
+            requested_at: requested_at.or(Some(*now)),
+        })
+    }
+
+    async fn publish(&mut self, jobs: Vec<ScanJob>) {
+        let queue = &self.queue;
+        let failed: Vec<ScanJob> = futures::stream::iter(jobs)
+            .map(|job| async move {
+                let payload = Bytes::from(job.encode_to_vec());
+                match queue
+                    .publish_job(&job.shard, &message_id(&job.job_id, job.attempt), payload)
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(e) => {
+                        warn!(job_id = %job.job_id, attempt = job.attempt, error = %e, "job publish failed; retrying");
+                        Some(job)
+                    }
+                }
+            })
+            .buffer_unordered(PUBLISH_CONCURRENCY)
+            .filter_map(|f| async move { f })
+            .collect()
+            .await;
+        for job in failed {
+            self.unpublished.insert(job.artifact_digest.clone(), job);
+        }
+    }
+
+    /// Publishes again what failed to publish, while the attempt is still the current one.
+    async fn republish(&mut self) {
+        if self.unpublished.is_empty() {
+            return;
+        }
+        let now: Timestamp = SystemTime::now().into();
+        let pending: Vec<ScanJob> = std::mem::take(&mut self.unpublished).into_values().collect();
+        let mut current = Vec::new();
+        for job in pending {
+            let live = self
+                .node
+                .state
+                .artifact_schedule(&job.artifact_digest)
+                .ok()
+                .flatten()
+                .and_then(|r| r.job)
+                .is_some_and(|j| j.job_id == job.job_id && j.attempt == job.attempt);
+            let before_deadline = job.deadline.is_some_and(|d| (d.seconds, d.nanos) > (now.seconds, now.nanos));
+            if live && before_deadline {
+                current.push(job);
+            }
+        }
+        self.publish(current).await;
+    }
+
+    async fn write(&self, kind: Cmd) -> Result<Res> {
+        let result = self.node.write(Command { kind: Some(kind) }).await?;
+        match result.kind {
+            Some(Res::Error(e)) => Err(Error::FailedPrecondition(format!("{}: {}", e.code, e.message))),
+            Some(r) => Ok(r),
+            None => Err(Error::Raft("empty command result".into())),
+        }
+    }
+}
