@@ -1,0 +1,384 @@
+//! The queues on NATS JetStream, using only what nats-server 2.9 offers: two WorkQueue streams
+//! with one unfiltered durable pull consumer each (a WorkQueue stream takes only consumers with
+//! disjoint filters), explicit acks, `Nats-Msg-Id` de-duplication.
+//!
+//! NATS may come back from a restart with an empty store, so the streams and consumers are
+//! re-created whenever an operation finds them gone; async-nats reconnects by itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, context::Publish, stream, AckKind};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::{Backlog, Delivery, QueueConfig, QueueError, Result, Which, RESULTS_SUBJECT};
+
+/// The longest pause between two retries of one operation.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long a fetch that asks only for what is already there may take.
+const NO_WAIT_EXPIRES: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct NatsQueue {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    cfg: QueueConfig,
+    /// The consumers as last created or looked up; dropped when an operation on them fails so
+    /// the next one creates them again.
+    jobs: Mutex<Option<consumer::PullConsumer>>,
+    results: Mutex<Option<consumer::PullConsumer>>,
+}
+
+fn backoff_after(prev: Duration) -> Duration {
+    (prev * 2).min(MAX_BACKOFF)
+}
+
+impl NatsQueue {
+    pub(super) async fn connect(url: &str, cfg: QueueConfig) -> Result<Self> {
+        cfg.validate()?;
+        let client = async_nats::ConnectOptions::new()
+            .name("argus")
+            // Connects in the background when the server is not up yet; operations retry.
+            .retry_on_initial_connect()
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(50u64.saturating_mul(1 << attempts.min(10))).min(MAX_BACKOFF)
+            })
+            .connect(url)
+            .await
+            .map_err(|e| QueueError::nats("connect", e))?;
+        let js = jetstream::new(client.clone());
+        let queue = NatsQueue {
+            inner: Arc::new(Inner {
+                client,
+                js,
+                cfg,
+                jobs: Mutex::new(None),
+                results: Mutex::new(None),
+            }),
+        };
+        let deadline = Instant::now() + queue.inner.cfg.retry_for;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match queue.ensure_streams().await {
+                Ok(()) => return Ok(queue),
+                Err(e) if Instant::now() + backoff >= deadline => return Err(e),
+                Err(e) => {
+                    debug!(error = %e, "nats not ready; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff_after(backoff);
+                }
+            }
+        }
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.inner.cfg
+    }
+
+    fn stream_config(&self, which: Which) -> stream::Config {
+        let cfg = &self.inner.cfg;
+        let base = stream::Config {
+            name: which.stream().to_string(),
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: cfg.duplicate_window,
+            num_replicas: 1,
+            ..Default::default()
+        };
+        match which {
+            Which::Jobs => stream::Config {
+                subjects: vec![super::JOBS_SUBJECTS.to_string()],
+                ..base
+            },
+            Which::Results => stream::Config {
+                subjects: vec![RESULTS_SUBJECT.to_string()],
+                // A full results stream refuses new results rather than dropping old ones.
+                max_messages: if cfg.max_results == 0 {
+                    -1
+                } else {
+                    cfg.max_results as i64
+                },
+                discard: stream::DiscardPolicy::New,
+                ..base
+            },
+        }
+    }
+
+    /// Creates both streams unless they exist (an existing stream is left as configured).
+    async fn ensure_streams(&self) -> Result<()> {
+        for which in [Which::Jobs, Which::Results] {
+            self.inner
+                .js
+                .get_or_create_stream(self.stream_config(which))
+                .await
+                .map_err(|e| QueueError::nats("create stream", e))?;
+        }
+        Ok(())
+    }
+
+    fn slot(&self, which: Which) -> &Mutex<Option<consumer::PullConsumer>> {
+        match which {
+            Which::Jobs => &self.inner.jobs,
+            Which::Results => &self.inner.results,
+        }
+    }
+
+    /// The durable consumer, created (with its stream) when missing.
+    async fn pull_consumer(&self, which: Which) -> Result<consumer::PullConsumer> {
+        let mut slot = self.slot(which).lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let cfg = &self.inner.cfg;
+        let stream = self
+            .inner
+            .js
+            .get_or_create_stream(self.stream_config(which))
+            .await
+            .map_err(|e| QueueError::nats("create stream", e))?;
+        let config = consumer::pull::Config {
+            durable_name: Some(which.consumer().to_string()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: cfg.ack_wait,
+            max_deliver: i64::from(cfg.max_deliver),
+            max_ack_pending: i64::from(cfg.max_ack_pending),
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        };
+        let c = stream
+            .get_or_create_consumer(which.consumer(), config)
+            .await
+            .map_err(|e| QueueError::nats("create consumer", e))?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn forget_consumer(&self, which: Which) {
+        *self.slot(which).lock().await = None;
+    }
+
+    /// Publishes with `Nats-Msg-Id`, retrying through outages for `retry_for`: a retry of a
+    /// publish that did get stored is a duplicate the stream drops.
+    pub(super) async fn publish(&self, which: Which, subject: String, msg_id: &str, payload: Bytes) -> Result<()> {
+        let deadline = Instant::now() + self.inner.cfg.retry_for;
+        let mut backoff = Duration::from_millis(25);
+        loop {
+            let mut publish = Publish::build().payload(payload.clone());
+            if !msg_id.is_empty() {
+                publish = publish.message_id(msg_id);
+            }
+            let attempt = async {
+                let ack = self.inner.js.send_publish(subject.clone(), publish).await?;
+                ack.await
+            };
+            let err = match attempt.await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            if is_stream_full(&err) {
+                return Err(QueueError::Full {
+                    stream: which.stream(),
+                    limit: self.inner.cfg.max_results,
+                });
+            }
+            if Instant::now() + backoff >= deadline {
+                return Err(QueueError::nats("publish", err));
+            }
+            warn!(subject = %subject, error = %err, "publish failed; retrying");
+            if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound {
+                // The server lost its store: the stream comes back empty, the scheduler
+                // re-publishes what was in it.
+                if let Err(e) = self.ensure_streams().await {
+                    debug!(error = %e, "re-creating streams failed");
+                }
+                self.forget_consumer(which).await;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = backoff_after(backoff);
+        }
+    }
+
+    pub(super) async fn consumer(&self, which: Which) -> Result<NatsConsumer> {
+        self.pull_consumer(which).await?;
+        Ok(NatsConsumer {
+            queue: self.clone(),
+            which,
+        })
+    }
+
+    pub(super) async fn backlog(&self, which: Which) -> Result<Backlog> {
+        let mut c = self.pull_consumer(which).await?;
+        match c.info().await {
+            Ok(info) => Ok(Backlog {
+                waiting: info.num_pending,
+                unacked: info.num_ack_pending as u64,
+            }),
+            Err(e) => {
+                self.forget_consumer(which).await;
+                Err(QueueError::nats("consumer info", e))
+            }
+        }
+    }
+
+    fn delivery(&self, message: jetstream::Message) -> Result<Delivery> {
+        let delivered = message.info().map_err(|e| QueueError::nats("fetch", e))?.delivered;
+        let msg_id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let reply = message
+            .reply
+            .clone()
+            .ok_or_else(|| QueueError::nats("fetch", "message without a reply subject"))?;
+        let (message, _) = message.split();
+        Ok(Delivery {
+            payload: message.payload,
+            subject: message.subject.to_string(),
+            delivered: u32::try_from(delivered).unwrap_or(u32::MAX),
+            msg_id,
+            ticket: super::Ticket::Nats(Ticket {
+                client: self.inner.client.clone(),
+                reply,
+            }),
+        })
+    }
+}
+
+/// Whether the stream refused the message because it is at its message limit.
+fn is_stream_full(err: &jetstream::context::PublishError) -> bool {
+    use std::error::Error as _;
+    err.source()
+        .and_then(|s| s.downcast_ref::<jetstream::Error>())
+        .is_some_and(|e| e.error_code() == jetstream::ErrorCode::STREAM_STORE_FAILED)
+}
+
+#[derive(Clone)]
+pub struct NatsConsumer {
+    queue: NatsQueue,
+    which: Which,
+}
+
+impl NatsConsumer {
+    /// Fetches, re-creating the consumer and retrying within `wait` when the server lost it
+    /// or the connection is down.
+    pub(super) async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        let deadline = Instant::now() + wait;
+        let mut backoff = Duration::from_millis(25);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.fetch_once(max, left).await {
+                Ok(d) => return Ok(d),
+                Err(e) => {
+                    self.queue.forget_consumer(self.which).await;
+                    if Instant::now() + backoff >= deadline {
+                        return Err(e);
+                    }
+                    debug!(error = %e, consumer = self.which.consumer(), "fetch failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = backoff_after(backoff);
+                }
+            }
+        }
+    }
+
+    /// What is there now; when nothing is, waits for one message, then takes whatever else is
+    /// there. A waiting pull request asks for one message only, so none is left open on the
+    /// server to deliver into an inbox nobody reads any more.
+    async fn fetch_once(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        let consumer = self.queue.pull_consumer(self.which).await?;
+        let mut out = self.take_ready(&consumer, max).await?;
+        if !out.is_empty() || wait < Duration::from_millis(10) {
+            return Ok(out);
+        }
+        let mut batch = consumer
+            .batch()
+            .max_messages(1)
+            .expires(wait)
+            .messages()
+            .await
+            .map_err(|e| QueueError::nats("fetch", e))?;
+        // The server ends the request at `expires`; the margin covers a server that is gone.
+        let until = Instant::now() + wait + Duration::from_secs(1);
+        match tokio::time::timeout_at(until, batch.next()).await {
+            Ok(Some(Ok(m))) => out.push(self.queue.delivery(m)?),
+            Ok(Some(Err(e))) => return Err(QueueError::nats("fetch", e)),
+            Ok(None) | Err(_) => return Ok(out),
+        }
+        if max > 1 {
+            // Deliveries already taken must reach the caller: an error now only ends the batch.
+            match self.take_ready(&consumer, max - 1).await {
+                Ok(more) => out.extend(more),
+                Err(e) => debug!(error = %e, "fetching more after the first message failed"),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn take_ready(&self, consumer: &consumer::PullConsumer, max: usize) -> Result<Vec<Delivery>> {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(max)
+            .expires(NO_WAIT_EXPIRES)
+            .messages()
+            .await
+            .map_err(|e| QueueError::nats("fetch", e))?;
+        let mut out = Vec::new();
+        let until = Instant::now() + NO_WAIT_EXPIRES + Duration::from_secs(1);
+        loop {
+            match tokio::time::timeout_at(until, batch.next()).await {
+                Ok(Some(Ok(m))) => out.push(self.queue.delivery(m)?),
+                Ok(Some(Err(e))) if out.is_empty() => return Err(QueueError::nats("fetch", e)),
+                Ok(Some(Err(e))) => {
+                    debug!(error = %e, "fetch ended early");
+                    break;
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Settles one delivery through its JetStream reply subject.
+pub struct Ticket {
+    client: async_nats::Client,
+    reply: async_nats::Subject,
+}
+
+impl Ticket {
+    /// An ack the server confirms: sent as a request, answered once the consumer applied it.
+    /// No answer (the consumer is gone, the connection is down) is an error.
+    pub(super) async fn ack(&self) -> Result<()> {
+        let ack: Bytes = AckKind::Ack.into();
+        self.client
+            .request(self.reply.clone(), ack)
+            .await
+            .map(|_| ())
+            .map_err(|e| QueueError::nats("ack", e))
+    }
+
+    pub(super) async fn nak(&self, delay: Option<Duration>) -> Result<()> {
+        self.send(AckKind::Nak(delay.filter(|d| !d.is_zero())), "nak").await
+    }
+
+    pub(super) async fn progress(&self) -> Result<()> {
+        self.send(AckKind::Progress, "progress").await
+    }
+
+    async fn send(&self, kind: AckKind, op: &'static str) -> Result<()> {
+        self.client
+            .publish(self.reply.clone(), kind.into())
+            .await
+            .map_err(|e| QueueError::nats(op, e))
+    }
+}

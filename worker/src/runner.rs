@@ -1,0 +1,400 @@
+//! The worker loop: pull scan jobs, scan or re-match, publish the result, and only then ack the
+//! job. A worker holds no state of its own: whatever it has not acked is delivered again,
+//! to it or another worker, and a result published twice for the same attempt is stored once.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use argus_proto::internal::v1::{JobKind, ScanJob};
+use argus_proto::v1::{ObservedVulnerability, ScanOutcome, ScanResult};
+use argus_proto::Inventory;
+use prost::Message;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::artifact::NoProgress;
+use crate::queue::{self, Delivery, Queue};
+use crate::vulndb::{DbSlot, VulnDb};
+use crate::{matching, observe, scan_target, Error, ScanOptions, TargetKind};
+
+/// How long one fetch waits for a job before the loop looks around again.
+const FETCH_WAIT: Duration = Duration::from_secs(2);
+/// The longest pause after failed fetches (the queue unreachable).
+const MAX_FETCH_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// Written into every result as `scanned_by`.
+    pub name: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How often a running job tells the queue it is still being worked on; well below the
+    /// queue's ack_wait.
+    pub progress_every: Duration,
+    /// On shutdown, how long running jobs may still finish before they are handed back.
+    pub shutdown_grace: Duration,
+    /// Limits, platform and registry credentials for scans. Credentials come from here, never
+    /// from a job. The kind is taken from each job's locator.
+    pub scan: ScanOptions,
+    /// Sleep this long instead of scanning and report success with nothing found: the control
+    /// plane's load test.
+    pub simulate: Option<Duration>,
+    /// How long a job handed back for a reason that takes time to clear (its result could not
+    /// be published, this worker's vulnerability DB is older than the job needs) waits before
+    /// it is delivered again.
+    pub retry_delay: Duration,
+}
+
+impl RunnerConfig {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            concurrency: 2,
+            progress_every: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(20),
+            scan: ScanOptions::default(),
+            simulate: None,
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What one run of the loop did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Jobs whose SUCCEEDED result was published and which were acked.
+    pub succeeded: u64,
+    /// Jobs whose failure (FAILED, UNSUPPORTED, ACCESS_DENIED) was published and which were
+    /// acked: the scheduler decides about retries.
+    pub failed: u64,
+    /// Jobs handed back to the queue unfinished.
+    pub naked: u64,
+    /// Messages that were not jobs (undecodable): acked and dropped, never retried.
+    pub discarded: u64,
+}
+
+enum Outcome {
+    Published(ScanOutcome),
+    Naked,
+    Discarded,
+}
+
+impl RunStats {
+    fn record(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Published(ScanOutcome::Succeeded) => self.succeeded += 1,
+            Outcome::Published(_) => self.failed += 1,
+            Outcome::Naked => self.naked += 1,
+            Outcome::Discarded => self.discarded += 1,
+        }
+    }
+}
+
+struct Ctx {
+    queue: Queue,
+    db: DbSlot,
+    cfg: RunnerConfig,
+}
+
+/// Runs jobs from `queue` until `shutdown` completes, then stops fetching, gives running jobs
+/// `shutdown_grace` to finish and hands the rest back. Fails only when the jobs consumer
+/// cannot be set up; later queue errors are logged and retried.
+pub async fn run(
+    queue: Queue,
+    db: DbSlot,
+    cfg: RunnerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> queue::Result<RunStats> {
+    let consumer = queue.jobs().await?;
+    let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let grace = cfg.shutdown_grace;
+    let ctx = Arc::new(Ctx { queue, db, cfg });
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    let mut stats = RunStats::default();
+    let mut backoff = Duration::from_millis(100);
+    tokio::pin!(shutdown);
+    info!(name = %ctx.cfg.name, concurrency = ctx.cfg.concurrency, "worker started");
+    loop {
+        while let Some(done) = tasks.try_join_next() {
+            record(&mut stats, done);
+        }
+        let first = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        let fetched = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            r = consumer.fetch(permits.len(), FETCH_WAIT) => r,
+        };
+        match fetched {
+            Ok(deliveries) => {
+                backoff = Duration::from_millis(100);
+                for (delivery, permit) in deliveries.into_iter().zip(permits) {
+                    let ctx = ctx.clone();
+                    let stopped = stopped.clone();
+                    tasks.spawn(async move {
+                        let outcome = job(&ctx, delivery, stopped).await;
+                        drop(permit);
+                        outcome
+                    });
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "fetching jobs failed");
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_FETCH_BACKOFF);
+            }
+        }
+    }
+    info!(running = tasks.len(), "worker stopping");
+    let grace_end = tokio::time::Instant::now() + grace;
+    loop {
+        tokio::select! {
+            done = tasks.join_next() => match done {
+                Some(done) => record(&mut stats, done),
+                None => break,
+            },
+            _ = tokio::time::sleep_until(grace_end) => {
+                let _ = stop.send(true);
+                break;
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        record(&mut stats, done);
+    }
+    info!(?stats, "worker stopped");
+    Ok(stats)
+}
+
+fn record(stats: &mut RunStats, done: Result<Outcome, tokio::task::JoinError>) {
+    match done {
+        Ok(outcome) => stats.record(outcome),
+        // The delivery went down with the task unsettled: the queue delivers it again.
+        Err(e) => warn!(error = %e, "job task failed"),
+    }
+}
+
+/// One delivery: the work with progress heartbeats beside it, cut short (and handed back) when
+/// the shutdown grace runs out.
+async fn job(ctx: &Ctx, delivery: Delivery, mut stopped: watch::Receiver<bool>) -> Outcome {
+    let heartbeat = async {
+        let mut every = tokio::time::interval(ctx.cfg.progress_every);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = delivery.progress().await {
+                warn!(msg_id = %delivery.msg_id, error = %e, "progress heartbeat failed");
+            }
+        }
+    };
+    let stop = async {
+        if stopped.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        outcome = handle(ctx, &delivery) => outcome,
+        _ = stop => {
+            // Whatever ran in the blocking pool finishes unobserved; its result is never sent.
+            nak(&delivery, None).await;
+            Outcome::Naked
+        }
+        _ = heartbeat => unreachable!("the heartbeat never ends"),
+    }
+}
+
+async fn nak(delivery: &Delivery, delay: Option<Duration>) {
+    if let Err(e) = delivery.nak(delay).await {
+        // Unsettled, it is delivered again after ack_wait anyway.
+        warn!(msg_id = %delivery.msg_id, error = %e, "nak failed");
+    }
+}
+
+/// What scanning or matching produced.
+struct Scanned {
+    outcome: ScanOutcome,
+    error: String,
+    vulnerabilities: Vec<ObservedVulnerability>,
+    inventory: Vec<u8>,
+}
+
+impl Scanned {
+    fn failed(outcome: ScanOutcome, error: impl Into<String>) -> Self {
+        Scanned {
+            outcome,
+            error: error.into(),
+            vulnerabilities: Vec::new(),
+            inventory: Vec::new(),
+        }
+    }
+}
+
+async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
+    let job = match ScanJob::decode(delivery.payload.clone()) {
+        Ok(job) => job,
+        Err(e) => {
+            warn!(msg_id = %delivery.msg_id, subject = %delivery.subject, error = %e, "not a scan job; dropped");
+            if let Err(e) = delivery.ack().await {
+                warn!(msg_id = %delivery.msg_id, error = %e, "ack of a dropped message failed");
+            }
+            return Outcome::Discarded;
+        }
+    };
+    // One database for the whole job: a switch to a newer one applies from the next job.
+    let db = ctx.db.get();
+    let db_version = db.meta().version.clone();
+    let kind = JobKind::try_from(job.kind).unwrap_or(JobKind::Unspecified);
+    if kind == JobKind::Rematch && db_version.as_str() < job.min_db_version.as_str() {
+        // Versions start with their UTC build time, so they sort by age. Another worker may
+        // already have the newer database; this one gets it soon.
+        debug!(job_id = %job.job_id, %db_version, min = %job.min_db_version, "database older than the job needs");
+        nak(delivery, Some(ctx.cfg.retry_delay)).await;
+        return Outcome::Naked;
+    }
+    debug!(job_id = %job.job_id, attempt = job.attempt, delivered = delivery.delivered, "job started");
+    let scanned = match (ctx.cfg.simulate, kind) {
+        (Some(pause), _) => {
+            tokio::time::sleep(pause).await;
+            Scanned {
+                outcome: ScanOutcome::Succeeded,
+                error: String::new(),
+                vulnerabilities: Vec::new(),
+                inventory: observe::encode_inventory(&Inventory::new(job.locator.clone())),
+            }
+        }
+        (None, JobKind::Scan) => scan(&ctx.cfg.scan, job.locator.clone(), db).await,
+        (None, JobKind::Rematch) => rematch(job.inventory.clone(), db).await,
+        (None, other) => Scanned::failed(
+            ScanOutcome::Unsupported,
+            format!("job kind {} is not supported by this worker", other.as_str_name()),
+        ),
+    };
+    let outcome = scanned.outcome;
+    if outcome != ScanOutcome::Succeeded {
+        info!(job_id = %job.job_id, attempt = job.attempt, outcome = outcome.as_str_name(), error = %scanned.error, "scan failed");
+    }
+    let result = ScanResult {
+        artifact_digest: job.artifact_digest.clone(),
+        job_id: job.job_id.clone(),
+        scanned_at: Some(prost_types::Timestamp::from(SystemTime::now())),
+        db_version,
+        outcome: outcome as i32,
+        error: scanned.error,
+        vulnerabilities: scanned.vulnerabilities,
+        attempt: job.attempt,
+        inventory: scanned.inventory,
+        scanned_by: ctx.cfg.name.clone(),
+    };
+    let msg_id = format!("{}/{}", job.job_id, job.attempt);
+    if let Err(e) = ctx.queue.publish_result(&msg_id, result.encode_to_vec().into()).await {
+        warn!(job_id = %job.job_id, error = %e, "publishing the result failed; the job goes back to the queue");
+        nak(delivery, Some(ctx.cfg.retry_delay)).await;
+        return Outcome::Naked;
+    }
+    if let Err(e) = delivery.ack().await {
+        // The job is delivered again; its result, published again under the same id, is a
+        // duplicate the queue drops and ingestion ignores.
+        warn!(job_id = %job.job_id, error = %e, "ack after publishing the result failed");
+    }
+    debug!(job_id = %job.job_id, outcome = outcome.as_str_name(), "job done");
+    Outcome::Published(outcome)
+}
+
+/// `<kind>:<target>` with a kind as [`TargetKind`] displays it; anything else is an image
+/// reference.
+pub fn parse_locator(locator: &str) -> (TargetKind, &str) {
+    const KINDS: [TargetKind; 6] = [
+        TargetKind::Dir,
+        TargetKind::OciLayout,
+        TargetKind::DockerArchive,
+        TargetKind::Zip,
+        TargetKind::Sbom,
+        TargetKind::Registry,
+    ];
+    for kind in KINDS {
+        let name = kind.to_string();
+        if let Some(target) = locator.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix(':')) {
+            return (kind, target);
+        }
+    }
+    (TargetKind::Registry, locator)
+}
+
+/// How a scan error reads as an outcome, where the error tells.
+pub fn outcome_of(err: &Error) -> ScanOutcome {
+    match err {
+        Error::Unsupported(_) | Error::UnknownKind(_) => ScanOutcome::Unsupported,
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => ScanOutcome::AccessDenied,
+        Error::Registry { message, .. }
+            if message.contains("access denied")
+                || message.contains("unauthorized")
+                || message.contains("credentials") =>
+        {
+            ScanOutcome::AccessDenied
+        }
+        _ => ScanOutcome::Failed,
+    }
+}
+
+fn matched(db: &VulnDb, inv: &Inventory) -> Scanned {
+    match matching::match_inventory(db, inv) {
+        Ok(report) => Scanned {
+            outcome: ScanOutcome::Succeeded,
+            error: String::new(),
+            vulnerabilities: report.matches.iter().map(observe::observed).collect(),
+            inventory: observe::encode_inventory(inv),
+        },
+        Err(e) => Scanned::failed(ScanOutcome::Failed, format!("matching: {e}")),
+    }
+}
+
+async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
+    if locator.is_empty() {
+        return Scanned::failed(ScanOutcome::Failed, "the job names no artifact locator");
+    }
+    let mut opts = opts.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let (kind, target) = parse_locator(&locator);
+        opts.kind = Some(kind);
+        // A directory walk reports an unreadable root as a warning and an empty inventory; for
+        // a scheduled scan that would be a success that closes every finding of the artifact.
+        if kind != TargetKind::Registry {
+            if let Err(e) = std::fs::metadata(target) {
+                let e = Error::io(target, e);
+                return Scanned::failed(outcome_of(&e), e.to_string());
+            }
+        }
+        match scan_target(target, &opts, &NoProgress) {
+            Ok(inv) => matched(&db, &inv),
+            Err(e) => Scanned::failed(outcome_of(&e), e.to_string()),
+        }
+    });
+    work.await
+        .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the scan crashed: {e}")))
+}
+
+async fn rematch(inventory: Vec<u8>, db: Arc<VulnDb>) -> Scanned {
+    let work = tokio::task::spawn_blocking(move || match observe::decode_inventory(&inventory) {
+        Ok(inv) => matched(&db, &inv),
+        Err(e) => Scanned::failed(ScanOutcome::Failed, e),
+    });
+    work.await
+        .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the re-match crashed: {e}")))
+}
+
+#[cfg(test)]
+mod tests;
