@@ -21,11 +21,11 @@ macro_rules! limits {
 }
 
 pub use argus_proto::v1::cluster_service_client::ClusterServiceClient;
-pub use argus_proto::v1::scan_service_client::ScanServiceClient;
 pub use argus_proto::v1::coverage_service_client::CoverageServiceClient;
 pub use argus_proto::v1::feed_service_client::FeedServiceClient;
 pub use argus_proto::v1::findings_service_client::FindingsServiceClient;
 pub use argus_proto::v1::inventory_service_client::InventoryServiceClient;
+pub use argus_proto::v1::scan_service_client::ScanServiceClient;
 pub use argus_proto::v1::suppression_service_client::SuppressionServiceClient;
 
 #[derive(Clone, Debug)]

@@ -55,9 +55,21 @@ impl Embedded {
         }
         let node = Node::start(coordinator).await?;
         let members = BTreeMap::from([(node.id, BasicNode::new(&node.address))]);
-        if node.raft.metrics().borrow().membership_config.membership().voter_ids().next().is_none() {
+        if node
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .next()
+            .is_none()
+        {
             info!(node_id = node.id, "initializing the one-node cluster");
-            node.raft.initialize(members).await.map_err(|e| Error::Raft(e.to_string()))?;
+            node.raft
+                .initialize(members)
+                .await
+                .map_err(|e| Error::Raft(e.to_string()))?;
         }
         node.raft
             .wait(Some(Duration::from_secs(30)))
@@ -77,10 +89,11 @@ impl Embedded {
         let handles = (0..workers.workers.max(1))
             .map(|i| {
                 let cfg = RunnerConfig {
-                    name: format!("embedded-{}", i + 1),
                     concurrency: workers.concurrency.max(1),
                     scan: workers.scan.clone(),
-                    ..RunnerConfig::default()
+                    // Well within ack_wait, or a long scan would be delivered a second time.
+                    progress_every: (config.queue.ack_wait / 3).max(Duration::from_millis(50)),
+                    ..RunnerConfig::new(format!("embedded-{}", i + 1))
                 };
                 let queue = queue.clone();
                 let db = db.clone();

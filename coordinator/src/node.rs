@@ -11,7 +11,7 @@ use argus_proto::internal::v1::{command, Command, CommandResult, CompactChangeLo
 use openraft::{BasicNode, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::config::CoordinatorConfig;
 use crate::error::{Error, Result};

@@ -131,7 +131,10 @@ impl Target {
                 detect(&self.target).map_err(|e| Error::Config(format!("target {}: {e}", self.target)))?;
                 Ok((TargetKind::Registry, self.target.clone()))
             }
-            Some(_) => Err(Error::Config(format!("target {}: no such file or directory", self.target))),
+            Some(_) => Err(Error::Config(format!(
+                "target {}: no such file or directory",
+                self.target
+            ))),
         }
     }
 }

@@ -115,7 +115,8 @@ impl Workers {
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log);
-        self.procs.push(Some(ChildGuard::spawn(&format!("worker {i}"), &mut cmd)));
+        self.procs
+            .push(Some(ChildGuard::spawn(&format!("worker {i}"), &mut cmd)));
         i
     }
 

@@ -262,7 +262,10 @@ async fn t04_leader_killed_during_ingestion_loses_and_duplicates_nothing() {
     loop {
         let applied = pipeline_status(&s.cluster.client()).await.results_applied;
         if applied >= 3 {
-            assert!(applied < n as u64, "all results were in before the kill; make scans slower");
+            assert!(
+                applied < n as u64,
+                "all results were in before the kill; make scans slower"
+            );
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "no result ingested");
@@ -282,7 +285,10 @@ async fn t04_leader_killed_during_ingestion_loses_and_duplicates_nothing() {
     let client = s.cluster.client_for(leader);
     let start = Instant::now();
     while finding_count(&client).await != per_host * n {
-        assert!(start.elapsed() < Duration::from_secs(60), "restarted node did not catch up");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "restarted node did not catch up"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_created_once(&feed(&client, per_host * n).await, per_host * n);
@@ -291,7 +297,11 @@ async fn t04_leader_killed_during_ingestion_loses_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t05_a_poison_artifact_ends_scan_failed_after_its_attempts() {
     let s = setup(1, &[]).await;
-    let bad = argus_tests::write_file(s.cluster.dir.path(), "poison/image.tar", b"this is not a tarball at all");
+    let bad = argus_tests::write_file(
+        s.cluster.dir.path(),
+        "poison/image.tar",
+        b"this is not a tarball at all",
+    );
     let locator = format!("docker-archive:{}", bad.display());
     let resource = Resource {
         r#type: ResourceType::ContainerImage as i32,
@@ -307,7 +317,11 @@ async fn t05_a_poison_artifact_ends_scan_failed_after_its_attempts() {
     let (_, detail) = coverage(&s.cluster.client_for(2)).await.remove("poison").unwrap();
     assert!(detail.contains("image.tar"), "the error names the file: {detail}");
     let status = pipeline_status(&s.cluster.client()).await;
-    assert_eq!((status.jobs_dispatched, status.jobs_retried, status.failed), (3, 2, 1), "{status:?}");
+    assert_eq!(
+        (status.jobs_dispatched, status.jobs_retried, status.failed),
+        (3, 2, 1),
+        "{status:?}"
+    );
     // No hot loop: the next try waits for a backoff longer than the retries before it.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(pipeline_status(&s.cluster.client()).await.jobs_dispatched, 3);

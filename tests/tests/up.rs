@@ -27,7 +27,15 @@ fn t01_up_scans_the_targets_and_reports_coverage_and_findings() {
     let per_host = findings_per_demo_host(&db);
     let out = run_ok(
         Command::new(argus_bin())
-            .args(["up", "--exit-when-done", "--listen", "127.0.0.1:0", "--workers", "2", "--db"])
+            .args([
+                "up",
+                "--exit-when-done",
+                "--listen",
+                "127.0.0.1:0",
+                "--workers",
+                "2",
+                "--db",
+            ])
             .arg(&db)
             .arg("--targets")
             .arg(targets_file(dir.path()))
@@ -52,7 +60,9 @@ fn t01_up_scans_the_targets_and_reports_coverage_and_findings() {
     ))
     .unwrap();
     for f in scan["findings"].as_array().unwrap() {
-        let id = f["vulnerability"]["id"].as_str().or_else(|| f["vulnerabilityId"].as_str());
+        let id = f["vulnerability"]["id"]
+            .as_str()
+            .or_else(|| f["vulnerabilityId"].as_str());
         if let Some(id) = id {
             assert!(out.contains(id), "{id} missing from the summary:\n{out}");
         }
@@ -80,12 +90,18 @@ fn t02_a_running_up_answers_findings_coverage_and_scan_now_from_another_process(
             .stderr(std::fs::File::create(&log).unwrap()),
     );
     wait_for("argus up to finish scanning", Duration::from_secs(120), || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("serving until interrupted")
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("serving until interrupted")
     });
     let findings = run_ok(Command::new(argus_bin()).args(["findings", "--addr", &addr, "list", "--json"]));
     assert_eq!(findings.lines().count(), per_host * 2, "{findings}");
     let coverage = run_ok(Command::new(argus_bin()).args(["coverage", "--addr", &addr]));
-    assert_eq!(coverage.lines().filter(|l| l.contains("SUCCESSFUL")).count(), 2, "{coverage}");
+    assert_eq!(
+        coverage.lines().filter(|l| l.contains("SUCCESSFUL")).count(),
+        2,
+        "{coverage}"
+    );
     let now = run_ok(Command::new(argus_bin()).args(["scan-now", "--addr", &addr, "--resource", "demo-host"]));
     assert!(now.contains("1 artifact(s) due now"), "{now}");
     // SIGTERM: a clean shutdown.

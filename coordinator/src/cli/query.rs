@@ -117,6 +117,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 pub fn run_findings(args: FindingsArgs) -> anyhow::Result<ExitCode> {
     let FindingsCommand::List(list) = args.command;
+    let rt = runtime()?;
+    // Channels are made lazily on the runtime that uses them.
+    let _rt = rt.enter();
     let client = Client::new(&args.coordinators.addr)?;
     let statuses = if list.status.is_empty() {
         vec![FindingStatus::Active as i32]
@@ -131,7 +134,7 @@ pub fn run_findings(args: FindingsArgs) -> anyhow::Result<ExitCode> {
         account_id: list.accounts.iter().map(|a| eq(a)).collect(),
         ..Default::default()
     };
-    let findings = runtime()?.block_on(list_findings(&client, filter, list.limit))?;
+    let findings = rt.block_on(list_findings(&client, filter, list.limit))?;
     if list.json {
         for f in &findings {
             println!("{}", serde_json::to_string(&finding_json(f))?);
@@ -143,8 +146,10 @@ pub fn run_findings(args: FindingsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run_coverage(args: CoverageArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let _rt = rt.enter();
     let client = Client::new(&args.coordinators.addr)?;
-    let resources = runtime()?.block_on(list_coverage(&client, ResourceFilter::default(), args.limit))?;
+    let resources = rt.block_on(list_coverage(&client, ResourceFilter::default(), args.limit))?;
     if args.json {
         for r in &resources {
             let c = r.coverage.clone().unwrap_or_default();
@@ -171,12 +176,14 @@ pub fn run_scan_now(args: ScanNowArgs) -> anyhow::Result<ExitCode> {
         !args.resources.is_empty() || !args.digests.is_empty(),
         "name at least one --resource or --digest"
     );
+    let rt = runtime()?;
+    let _rt = rt.enter();
     let client = Client::new(&args.coordinators.addr)?;
     let req = ScanNowRequest {
         resource_ids: args.resources,
         artifact_digests: args.digests,
     };
-    let resp = runtime()?.block_on(client.retry(|c| {
+    let resp = rt.block_on(client.retry(|c| {
         let req = req.clone();
         async move { c.scans().scan_now(req).await }
     }))?;
@@ -218,6 +225,13 @@ pub async fn list_findings(client: &Client, filter: FindingFilter, limit: usize)
         token = page.next_page_token;
         if token.is_empty() || out.len() >= limit {
             out.truncate(limit);
+            // Within a severity, the highest score first.
+            out.sort_by(|a, b| {
+                b.severity
+                    .cmp(&a.severity)
+                    .then(b.score.total_cmp(&a.score))
+                    .then_with(|| a.finding_id.cmp(&b.finding_id))
+            });
             return Ok(out);
         }
     }
@@ -315,7 +329,10 @@ pub fn coverage_table(resources: &[Resource], findings: &BTreeMap<String, usize>
                 .unwrap_or_default(),
             reason,
             c.last_scanned_at.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
-            findings.get(&r.resource_id).map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+            findings
+                .get(&r.resource_id)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "-".into()),
         ]);
     }
     columns(&rows)

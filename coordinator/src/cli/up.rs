@@ -198,9 +198,9 @@ async fn up(
         print!("{}", findings_table(&findings));
     }
     eprintln!(
-        "\nscanned in {:.1} s; gRPC API on {} (`argus findings list --addr {0}`)",
+        "\nscanned in {:.1} s; gRPC API on {addr} (`argus findings --addr {addr} list`)",
         started.elapsed().as_secs_f64(),
-        embedded.address
+        addr = embedded.address
     );
     if args.exit_when_done {
         embedded.shutdown().await?;

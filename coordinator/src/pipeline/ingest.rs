@@ -100,9 +100,9 @@ async fn ingest(node: &Node, config: &PipelineConfig, deliveries: Vec<Delivery>)
             }
         };
         let size = d.payload.len();
-        let full = groups.last().is_none_or(|(results, _)| {
-            results.len() >= MAX_SCAN_RESULTS || bytes + size > config.ingest_command_bytes
-        });
+        let full = groups
+            .last()
+            .is_none_or(|(results, _)| results.len() >= MAX_SCAN_RESULTS || bytes + size > config.ingest_command_bytes);
         if full {
             groups.push((Vec::new(), Vec::new()));
             bytes = 0;

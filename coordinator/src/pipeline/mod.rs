@@ -25,7 +25,12 @@ impl Pipeline {
     pub fn start(node: Arc<Node>, queue: Queue, config: PipelineConfig) -> Self {
         let (stop, stopped) = watch::channel(false);
         let tasks = vec![
-            tokio::spawn(scheduler::run(node.clone(), queue.clone(), config.clone(), stopped.clone())),
+            tokio::spawn(scheduler::run(
+                node.clone(),
+                queue.clone(),
+                config.clone(),
+                stopped.clone(),
+            )),
             tokio::spawn(ingest::run(node, queue, config, stopped)),
         ];
         Self { stop, tasks }

@@ -173,7 +173,10 @@ impl Scheduler {
             None => (r.due_kind, r.due_min_db_version.clone(), r.requested_at),
         };
         let inventory = if kind == JobKind::Rematch as i32 {
-            self.node.state.artifact_inventory(&r.artifact_digest)?.unwrap_or_default()
+            self.node
+                .state
+                .artifact_inventory(&r.artifact_digest)?
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -234,7 +237,9 @@ impl Scheduler {
                 .flatten()
                 .and_then(|r| r.job)
                 .is_some_and(|j| j.job_id == job.job_id && j.attempt == job.attempt);
-            let before_deadline = job.deadline.is_some_and(|d| (d.seconds, d.nanos) > (now.seconds, now.nanos));
+            let before_deadline = job
+                .deadline
+                .is_some_and(|d| (d.seconds, d.nanos) > (now.seconds, now.nanos));
             if live && before_deadline {
                 current.push(job);
             }
