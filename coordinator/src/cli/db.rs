@@ -40,6 +40,19 @@ pub enum DbCommand {
         #[arg(long = "for")]
         for_target: Option<String>,
     },
+    /// Upload the database to the NATS JetStream object store and announce it to workers, which
+    /// switch to it between jobs; older published versions beyond `--keep` are deleted.
+    Publish {
+        /// NATS server URL.
+        #[arg(long, env = "ARGUS_NATS")]
+        nats: String,
+        /// Object-store bucket.
+        #[arg(long, default_value = argus_worker::vulndb::distribute::DEFAULT_BUCKET)]
+        bucket: String,
+        /// Older versions to keep besides the new one, for workers still downloading them.
+        #[arg(long, default_value_t = argus_worker::vulndb::distribute::DEFAULT_KEEP_OLD)]
+        keep: usize,
+    },
     /// Print the database version, record counts per ecosystem and freshness.
     Info {
         /// As JSON.
@@ -122,6 +135,26 @@ pub fn run(args: DbArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 m.epss_entries,
                 m.kev.len()
             );
+        }
+        DbCommand::Publish { nats, bucket, keep } => {
+            use argus_worker::vulndb::distribute;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let published = runtime.block_on(async {
+                let js = distribute::connect(&nats).await?;
+                distribute::publish(&js, &bucket, &path, keep).await
+            })?;
+            let how = match (published.uploaded, published.announced) {
+                (true, _) => "published",
+                (false, true) => "announced (already uploaded)",
+                (false, false) => "already published",
+            };
+            println!(
+                "{how} {} ({} bytes, {}) to bucket {bucket} on {nats}",
+                published.version, published.size, published.sha256
+            );
+            for version in &published.removed {
+                println!("removed old version {version}");
+            }
         }
         DbCommand::Info { json } => {
             let db = VulnDb::open(&path)?;

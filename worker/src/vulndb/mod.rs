@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod distribute;
 pub mod import;
 pub mod osv;
 pub mod slot;
