@@ -43,7 +43,14 @@ pub struct Embedded {
 
 impl Embedded {
     /// Starts everything and returns once the node leads its one-node cluster.
-    pub async fn start(config: &Config, db: DbSlot, workers: WorkerOptions) -> Result<Embedded> {
+    /// `db_path`, when given, is watched: a newer database written there (`argus db import`)
+    /// is switched to between jobs and triggers re-evaluation.
+    pub async fn start(
+        config: &Config,
+        db: DbSlot,
+        db_path: Option<std::path::PathBuf>,
+        workers: WorkerOptions,
+    ) -> Result<Embedded> {
         let listener = TcpListener::bind(config.coordinator.listen)
             .await
             .map_err(|e| Error::io(format!("listen {}", config.coordinator.listen), e))?;
@@ -83,7 +90,12 @@ impl Embedded {
         }));
 
         let queue = Queue::memory(config.queue.clone());
-        let pipeline = Pipeline::start(node.clone(), queue.clone(), config.pipeline.clone());
+        let mut pipeline = Pipeline::start(node.clone(), queue.clone(), config.pipeline.clone(), Some(db.clone()));
+        if let Some(path) = db_path {
+            let (slot, every) = (db.clone(), Duration::from_secs(2));
+            pipeline
+                .spawn_with_stop(move |stopped| crate::pipeline::reevaluate::watch_file(path, slot, every, stopped));
+        }
 
         let (stop_workers, workers_stopped) = watch::channel(false);
         let handles = (0..workers.workers.max(1))

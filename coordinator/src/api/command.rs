@@ -91,6 +91,7 @@ fn kind_name(kind: &command_result::Kind) -> &'static str {
         Kind::DispatchJobs(_) => "DispatchJobs",
         Kind::ExpireJobs(_) => "ExpireJobs",
         Kind::RequestScans(_) => "RequestScans",
+        Kind::Reevaluate(_) => "Reevaluate",
         Kind::Error(_) => "Error",
     }
 }

@@ -94,6 +94,9 @@ impl ScanService for ScanApi {
             results_applied: c.results_applied,
             jobs_retried: c.jobs_retried,
             newest_db_version: c.newest_db_version,
+            reevaluated_db_version: c.reevaluated_db_version,
+            reevaluation_rematched: c.reevaluation_rematched,
+            reevaluation_total: c.reevaluation_total,
         }))
     }
 }

@@ -60,7 +60,7 @@ pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 let queue = Queue::connect_nats(&url, config.queue.clone())
                     .await
                     .with_context(|| format!("connecting to NATS at {url}"))?;
-                Some(Pipeline::start(node.clone(), queue, config.pipeline.clone()))
+                Some(Pipeline::start(node.clone(), queue, config.pipeline.clone(), None))
             }
             None => None,
         };

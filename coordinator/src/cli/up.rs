@@ -98,13 +98,14 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
     }
     targets.1.extend(resources);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(up(args, config, DbSlot::new(db), targets))
+    runtime.block_on(up(args, config, DbSlot::new(db), db_path, targets))
 }
 
 async fn up(
     args: UpArgs,
     config: Config,
     db: DbSlot,
+    db_path: PathBuf,
     (accounts, resources): (Vec<argus_proto::v1::Account>, Vec<argus_proto::v1::Resource>),
 ) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -115,6 +116,7 @@ async fn up(
     let embedded = Embedded::start(
         &config,
         db.clone(),
+        Some(db_path),
         WorkerOptions {
             workers: args.workers,
             concurrency: args.concurrency,

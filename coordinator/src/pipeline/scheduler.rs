@@ -180,6 +180,12 @@ impl Scheduler {
         } else {
             Vec::new()
         };
+        // Nothing stored to re-match: fetch and scan it instead.
+        let kind = if kind == JobKind::Rematch as i32 && inventory.is_empty() {
+            JobKind::Scan as i32
+        } else {
+            kind
+        };
         Ok(ScanJob {
             job_id: d.job_id.clone(),
             artifact_digest: r.artifact_digest.clone(),

@@ -11,7 +11,7 @@ use argus_proto::internal::v1::{
 use argus_proto::v1::{ChangeKind, Finding, FindingChange, IngestScanResultsRequest, SuppressionRule};
 use prost_types::Timestamp;
 
-use super::{changelog, inventory, keys, scan, schedule, suppression, validate, Txn};
+use super::{changelog, inventory, keys, reevaluation, scan, schedule, suppression, validate, Txn};
 use crate::error::{Error, Result};
 
 /// Everything one apply call's commands share.
@@ -152,5 +152,6 @@ fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
             Res::ExpireJobs(resp)
         }
         Cmd::RequestScans(req) => Res::RequestScans(schedule::request(ctx, req)?),
+        Cmd::Reevaluate(req) => Res::Reevaluate(reevaluation::reevaluate(ctx, req)?),
     })
 }

@@ -18,6 +18,9 @@ pub const SCHEDULE: &str = "schedule";
 pub const TIMERS: &str = "timers";
 /// Artifact digest → the package inventory of its newest successful scan (as reported).
 pub const INVENTORIES: &str = "inventories";
+/// `package index key 0x00 digest` → nothing: the artifacts whose stored inventory holds a
+/// package, for re-evaluation.
+pub const PACKAGES: &str = "packages";
 
 /// Key of the [`ChangeLogBounds`](argus_proto::internal::v1::ChangeLogBounds) record in
 /// `sm_meta`. Keys starting with `raft.` belong to the Raft side.
@@ -51,6 +54,15 @@ pub fn by_artifact(digest: &str, resource_id: &str) -> Vec<u8> {
 
 pub fn by_artifact_prefix(digest: &str) -> Vec<u8> {
     pair(digest, "")
+}
+
+/// `key 0x00 digest` in `packages` (the index key itself holds one 0x00).
+pub fn package(key: &str, digest: &str) -> Vec<u8> {
+    pair(key, digest)
+}
+
+pub fn package_prefix(key: &str) -> Vec<u8> {
+    pair(key, "")
 }
 
 /// The part of a composite key after `prefix` (which ends with the separator).

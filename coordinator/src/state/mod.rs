@@ -18,6 +18,7 @@ mod keys;
 mod page;
 mod query;
 mod records;
+mod reevaluation;
 mod scan;
 mod schedule;
 mod suppression;
@@ -58,6 +59,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "schedule",
     "timers",
     "inventories",
+    "packages",
 ];
 
 /// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.

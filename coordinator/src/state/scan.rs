@@ -13,7 +13,7 @@ use argus_proto::v1::{
 
 use super::apply::Ctx;
 use super::filter::time_key;
-use super::{findings, keys, schedule, suppression};
+use super::{findings, keys, reevaluation, schedule, suppression};
 use crate::error::Result;
 
 pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<IngestScanResultsResponse> {
@@ -36,11 +36,7 @@ pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<In
             ctx.txn
                 .put_record(keys::ARTIFACTS, result.artifact_digest.clone().into_bytes(), &mut copy);
             if !result.inventory.is_empty() {
-                ctx.txn.put(
-                    keys::INVENTORIES,
-                    result.artifact_digest.clone().into_bytes(),
-                    result.inventory.clone(),
-                );
+                reevaluation::store_inventory(ctx, &result.artifact_digest, &result.inventory)?;
             }
             applied = true;
         }

@@ -336,8 +336,8 @@ pub(super) fn on_result(ctx: &mut Ctx, result: &ScanResult, newer: bool) -> Resu
 
 fn complete(ctx: &mut Ctx, r: &mut ArtifactSchedule, result: &ScanResult, failed: bool) {
     r.scanned = true;
-    r.due_kind = JobKind::Scan as i32;
-    r.due_min_db_version.clear();
+    // A re-evaluation that arrived while the job ran wants a newer DB than the job used.
+    let rematch = !r.due_min_db_version.is_empty() && result.db_version < r.due_min_db_version;
     r.requested_at = None;
     if failed {
         r.failures += 1;
@@ -354,12 +354,41 @@ fn complete(ctx: &mut Ctx, r: &mut ArtifactSchedule, result: &ScanResult, failed
     if r.locator.is_empty() {
         r.due_at = None;
     }
+    if rematch && !failed {
+        r.due_kind = JobKind::Rematch as i32;
+        r.due_at = Some(ctx.now);
+        r.requested_at = Some(ctx.now);
+    } else {
+        r.due_kind = JobKind::Scan as i32;
+        r.due_min_db_version.clear();
+    }
     if !failed {
         let counters = ctx.counters();
         if counters.newest_db_version < result.db_version {
             counters.newest_db_version = result.db_version.clone();
         }
     }
+}
+
+/// Queues a REMATCH of the artifact's stored inventory against `db_version` or newer: due now
+/// when idle, or right after the job in flight when that job's DB is older. Returns whether
+/// the artifact will be re-matched.
+pub(super) fn rematch(ctx: &mut Ctx, digest: &str, db_version: &str) -> Result<bool> {
+    let Some(old) = load(ctx.txn, digest)? else {
+        return Ok(false); // no resource carries it any more
+    };
+    if old.due_min_db_version.as_str() >= db_version && old.due_kind == JobKind::Rematch as i32 {
+        return Ok(true); // already queued for this version or a newer one
+    }
+    let mut new = old.clone();
+    new.due_kind = JobKind::Rematch as i32;
+    new.due_min_db_version = db_version.to_string();
+    if new.job.is_none() {
+        new.due_at = Some(ctx.now);
+        new.requested_at = Some(ctx.now);
+    }
+    save(ctx, Some(&old), Some(&mut new));
+    Ok(true)
 }
 
 /// Ends jobs whose last attempt's deadline passed: the same as a failed result from it.

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
-use argus_proto::internal::v1::{Command, CompactChangeLog, DispatchJobs, ExpireJobs, RequestScans, SetCoverage};
+use argus_proto::internal::v1::{
+    Command, CompactChangeLog, DispatchJobs, ExpireJobs, Reevaluate, RequestScans, SetCoverage,
+};
 use argus_proto::v1::{
     AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
     FindingStatus, FindingType, FixAvailable, MapFilter, NumberFilter, ObservedVulnerability, ResourceFilter,
@@ -129,6 +131,23 @@ fn check_command(command: &Command) -> Check {
             for (i, j) in jobs.iter().enumerate() {
                 let path = format!("jobs[{i}]");
                 job(&path, &j.artifact_digest, &j.job_id, j.attempt)?;
+            }
+            Ok(())
+        }
+        Cmd::Reevaluate(Reevaluate {
+            db_version,
+            package_keys,
+        }) => {
+            printable("db_version", db_version, MAX_ACCOUNT_ID_BYTES)?;
+            if db_version.is_empty() {
+                return fail("db_version", "empty");
+            }
+            batch("package_keys", package_keys.len(), MAX_BATCH)?;
+            for (i, k) in package_keys.iter().enumerate() {
+                let path = format!("package_keys[{i}]");
+                if k.len() > MAX_ID_BYTES || !k.contains('\0') {
+                    return fail(&path, "not an index key (ecosystem NUL name)");
+                }
             }
             Ok(())
         }

@@ -84,6 +84,12 @@ fn lookup_name_and_version(p: &Package) -> (&str, &str) {
     }
 }
 
+/// The index key the matcher looks `pkg` up by: an advisory must name this key to change what
+/// `pkg` matches (re-evaluation re-matches exactly the inventories holding such a key).
+pub fn lookup_key(pkg: &Package) -> String {
+    crate::vulndb::index_key(pkg.ecosystem.as_str(), lookup_name_and_version(pkg).0)
+}
+
 /// Whether `installed` falls in the affected package's ranges or versions list, and the
 /// lowest fix above it.
 pub fn affects(

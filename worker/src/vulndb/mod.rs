@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod diff;
 pub mod distribute;
 pub mod import;
 pub mod osv;

@@ -430,6 +430,11 @@ impl VulnDb {
         self.postings(key)
     }
 
+    /// How many advisories the database holds (record numbers are `0..record_count()`).
+    pub fn record_count(&self) -> u32 {
+        (self.section(1).len() / 16) as u32
+    }
+
     /// Parses record `n`.
     pub fn record(&self, n: u32) -> Result<Advisory, VulnDbError> {
         let table = self.section(1);

@@ -258,3 +258,29 @@ fn corrupt_index_entries_give_nothing_rather_than_a_crash_or_a_huge_allocation()
     assert!(db.lookup("npm", "a").unwrap().is_empty());
     assert!(db.record(u32::MAX).is_err());
 }
+
+#[test]
+fn diff_names_the_packages_of_added_changed_and_removed_advisories_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (v1, v2) = (tmp.path().join("v1"), tmp.path().join("v2"));
+    write(&v1, "a.json", &record("GHSA-same", "npm", "lodash", "4.17.21"));
+    write(&v1, "b.json", &record("GHSA-changed", "PyPI", "Django", "3.2.1"));
+    write(&v1, "c.json", &record("GHSA-removed", "crates.io", "time", "0.2.23"));
+    write(&v2, "a.json", &record("GHSA-same", "npm", "lodash", "4.17.21"));
+    write(&v2, "b.json", &record("GHSA-changed", "PyPI", "Django", "3.2.2"));
+    write(&v2, "d.json", &record("GHSA-added", "Go", "golang.org/x/net", "0.7.0"));
+    let (db1, db2) = (tmp.path().join("1.vdb"), tmp.path().join("2.vdb"));
+    import(&[&v1], &db1).unwrap();
+    import(&[&v2], &db2).unwrap();
+    let (db1, db2) = (VulnDb::open(&db1).unwrap(), VulnDb::open(&db2).unwrap());
+    let keys = super::diff::changed_keys(Some(&db1), &db2).unwrap();
+    let expected: std::collections::BTreeSet<String> = [
+        super::index_key("PyPI", "django"),
+        super::index_key("crates.io", "time"),
+        super::index_key("Go", "golang.org/x/net"),
+    ]
+    .into();
+    assert_eq!(keys, expected);
+    assert!(super::diff::changed_keys(Some(&db2), &db2).unwrap().is_empty());
+    assert_eq!(super::diff::changed_keys(None, &db1).unwrap().len(), 3);
+}

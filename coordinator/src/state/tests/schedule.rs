@@ -2,7 +2,7 @@
 //! before they are published, retries, expiry, backoff and on-demand scans.
 
 use argus_proto::internal::v1::{
-    Dispatch, DispatchJobs, DispatchJobsResponse, ExpireJobs, ExpiredJob, RequestScans, RequestScansResponse,
+    Dispatch, DispatchJobs, DispatchJobsResponse, ExpireJobs, ExpiredJob, JobKind, RequestScans, RequestScansResponse,
 };
 use argus_proto::v1::{CoverageReason, ScanOutcome};
 
@@ -330,4 +330,111 @@ fn one_big_account_cannot_starve_the_small_ones() {
         assert!(first.contains(&digest(i)), "small account {i} in {first:?}");
     }
     assert!(SHARDS >= 6);
+}
+
+/// An inventory holding npm packages `names`, as a worker reports it.
+fn inventory(names: &[&str]) -> Vec<u8> {
+    let mut inv = argus_proto::Inventory::new("test");
+    for n in names {
+        inv.packages.push(argus_proto::Package {
+            name: n.to_string(),
+            version: "1.0.0".into(),
+            ecosystem: argus_proto::Ecosystem::npm(),
+            package_manager: argus_proto::PackageManager::Npm,
+            purl: format!("pkg:npm/{n}@1.0.0"),
+            file_path: "/app/package-lock.json".into(),
+            layer_digest: None,
+            source_name: None,
+            source_version: None,
+            epoch: None,
+            release: None,
+            arch: None,
+        });
+    }
+    zstd::bulk::compress(&serde_json::to_vec(&inv).unwrap(), 3).unwrap()
+}
+
+fn reevaluate(f: &Fixture, now: i64, version: &str, names: &[&str]) -> argus_proto::internal::v1::ReevaluateResponse {
+    let cmd = Cmd::Reevaluate(argus_proto::internal::v1::Reevaluate {
+        db_version: version.into(),
+        package_keys: names
+            .iter()
+            .map(|n| argus_worker::vulndb::index_key("npm", n))
+            .collect(),
+    });
+    match f.run(now, cmd) {
+        Res::Reevaluate(r) => r,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn a_changed_advisory_rematches_exactly_the_artifacts_holding_its_package() {
+    let f = open();
+    let packages: [&[&str]; 3] = [&["lodash", "axios"], &["axios"], &["minimist"]];
+    for (i, names) in packages.iter().enumerate() {
+        let d = digest(i as u64);
+        f.run(10, put(vec![located(&format!("r{i}"), ACC, &d)]));
+        run_dispatch(&f, 11, vec![dispatch(&d, 1, 1, 100, 3)]);
+        let mut r = job_result(&d, 1, 1, 12, ScanOutcome::Succeeded);
+        r.inventory = inventory(names);
+        f.run(13, ingest(vec![r]));
+    }
+    assert!(due(&f, 14).is_empty());
+    // An advisory for lodash changed: only artifact 0 holds it.
+    let r = reevaluate(&f, 20, "db-2", &["lodash"]);
+    assert_eq!((r.rematched, r.total), (1, 3));
+    assert_eq!(due(&f, 20), vec![digest(0)]);
+    let s = f.state.artifact_schedule(&digest(0)).unwrap().unwrap();
+    assert_eq!(
+        (s.due_kind(), s.due_min_db_version.as_str()),
+        (JobKind::Rematch, "db-2")
+    );
+    // axios: artifacts 0 and 1; the counters add up per DB version.
+    let r = reevaluate(&f, 21, "db-2", &["axios", "left-pad"]);
+    assert_eq!(r.rematched, 2);
+    let c = f.state.pipeline_counters().unwrap();
+    assert_eq!(
+        (
+            c.reevaluated_db_version.as_str(),
+            c.reevaluation_rematched,
+            c.reevaluation_total
+        ),
+        ("db-2", 3, 3)
+    );
+    // A newer inventory without axios leaves the index: the next change to axios skips it.
+    let d1 = digest(1);
+    run_dispatch(&f, 22, vec![dispatch(&d1, 2, 1, 100, 3)]);
+    let mut r = job_result(&d1, 2, 1, 23, ScanOutcome::Succeeded);
+    r.db_version = "db-2".into();
+    r.inventory = inventory(&["express"]);
+    f.run(24, ingest(vec![r]));
+    assert_eq!(reevaluate(&f, 25, "db-3", &["axios"]).rematched, 1);
+}
+
+#[test]
+fn a_rematch_arriving_while_an_older_job_runs_follows_it() {
+    let f = open();
+    let d = digest(1);
+    f.run(10, put(vec![located("a", ACC, &d)]));
+    run_dispatch(&f, 11, vec![dispatch(&d, 1, 1, 100, 3)]);
+    let mut r = job_result(&d, 1, 1, 12, ScanOutcome::Succeeded);
+    r.inventory = inventory(&["lodash"]);
+    f.run(13, ingest(vec![r]));
+    f.run(
+        14,
+        Cmd::RequestScans(RequestScans {
+            artifact_digests: vec![d.clone()],
+        }),
+    );
+    run_dispatch(&f, 15, vec![dispatch(&d, 2, 1, 100, 3)]);
+    // The DB changes while job 2 (with db-12) runs.
+    assert_eq!(reevaluate(&f, 16, "db-99", &["lodash"]).rematched, 1);
+    assert!(due(&f, 16).is_empty(), "the job in flight is not disturbed");
+    let mut r = job_result(&d, 2, 1, 17, ScanOutcome::Succeeded);
+    r.db_version = "db-12".into();
+    f.run(18, ingest(vec![r]));
+    assert_eq!(due(&f, 18), vec![d.clone()], "re-matched right after, with the new DB");
+    let s = f.state.artifact_schedule(&d).unwrap().unwrap();
+    assert_eq!(s.due_kind(), JobKind::Rematch);
 }
