@@ -51,23 +51,28 @@ pub async fn run(node: Arc<Node>, db: DbSlot, tick: Duration, mut stopped: watch
         if version.as_str() <= evaluated.as_str() {
             continue;
         }
-        let old = previous
-            .clone()
-            .filter(|p| p.meta().version == evaluated && !evaluated.is_empty());
-        if let Err(e) = reevaluate(&node, old, current).await {
+        // The first version a cluster sees is its baseline: whatever was scanned so far was
+        // matched by workers with their own DB, and nothing here says what changed since.
+        let baseline = evaluated.is_empty();
+        let old = previous.clone().filter(|p| p.meta().version == evaluated && !baseline);
+        if let Err(e) = reevaluate(&node, old, current, baseline).await {
             warn!(db_version = %version, error = %e, "re-evaluation failed; retrying");
         }
     }
 }
 
 /// Errors are only logged and retried; a message is all they carry.
-async fn reevaluate(node: &Node, old: Option<Arc<VulnDb>>, new: Arc<VulnDb>) -> Result<(), String> {
+async fn reevaluate(node: &Node, old: Option<Arc<VulnDb>>, new: Arc<VulnDb>, baseline: bool) -> Result<(), String> {
     let version = new.meta().version.clone();
     let from = old.as_ref().map(|o| o.meta().version.clone());
-    let keys = tokio::task::spawn_blocking(move || diff::changed_keys(old.as_deref(), &new))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let keys = if baseline {
+        Default::default()
+    } else {
+        tokio::task::spawn_blocking(move || diff::changed_keys(old.as_deref(), &new))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
     let keys: Vec<String> = keys.into_iter().collect();
     let (mut rematched, mut total) = (0u64, 0u64);
     // An empty change still records the version as evaluated.
