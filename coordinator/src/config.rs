@@ -50,6 +50,9 @@ pub struct PipelineConfig {
     /// Most encoded bytes of results in one ingest command: a Raft entry must replicate within
     /// a heartbeat.
     pub ingest_command_bytes: usize,
+    /// The JetStream object-store bucket `argus db publish` writes to; coordinators follow it
+    /// to re-evaluate stored inventories when a new version appears.
+    pub db_bucket: String,
 }
 
 impl Default for PipelineConfig {
@@ -65,6 +68,7 @@ impl Default for PipelineConfig {
             tick_ms: 250,
             ingest_batch: 512,
             ingest_command_bytes: 256 << 10,
+            db_bucket: argus_worker::vulndb::distribute::DEFAULT_BUCKET.to_string(),
         }
     }
 }

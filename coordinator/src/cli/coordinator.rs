@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use argus_coordinator::config::Config;
 use argus_coordinator::node::{shutdown_signal, Node};
-use argus_coordinator::pipeline::Pipeline;
+use argus_coordinator::pipeline::{reevaluate, Pipeline};
 use argus_worker::queue::Queue;
+use argus_worker::vulndb::distribute;
 use clap::Args;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -60,7 +61,15 @@ pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 let queue = Queue::connect_nats(&url, config.queue.clone())
                     .await
                     .with_context(|| format!("connecting to NATS at {url}"))?;
-                Some(Pipeline::start(node.clone(), queue, config.pipeline.clone(), None))
+                let mut pipeline = Pipeline::start(node.clone(), queue, config.pipeline.clone(), None);
+                let js = distribute::connect(&url)
+                    .await
+                    .with_context(|| format!("connecting to NATS at {url}"))?;
+                let (n, bucket) = (node.clone(), config.pipeline.db_bucket.clone());
+                let dir = node.config.data_dir.join("vulndb");
+                let tick = std::time::Duration::from_millis(config.pipeline.tick_ms.max(10));
+                pipeline.spawn_with_stop(move |stopped| reevaluate::follow_store(n, js, bucket, dir, tick, stopped));
+                Some(pipeline)
             }
             None => None,
         };

@@ -128,3 +128,39 @@ pub async fn watch_file(path: PathBuf, db: DbSlot, every: Duration, mut stopped:
         }
     }
 }
+
+/// A cluster coordinator's way of learning about a new DB: download the newest version
+/// published to the object store (`argus db publish`) into `dir`, keep following it, and
+/// re-evaluate while this node leads.
+pub async fn follow_store(
+    node: Arc<Node>,
+    js: async_nats::jetstream::Context,
+    bucket: String,
+    dir: PathBuf,
+    tick: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    use argus_worker::vulndb::distribute;
+    let mut backoff = Duration::from_millis(500);
+    let slot = loop {
+        match distribute::fetch_latest(&js, &bucket, &dir).await {
+            Ok(Some(path)) => match VulnDb::open(&path) {
+                Ok(db) => break DbSlot::new(db),
+                Err(e) => warn!(path = %path.display(), error = %e, "opening the fetched DB"),
+            },
+            Ok(None) => {} // nothing published yet
+            Err(e) => warn!(bucket = %bucket, error = %e, "fetching the vulnerability DB"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = super::stopping(&mut stopped) => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    };
+    info!(db_version = %slot.version(), "following the published vulnerability DB");
+    let mut stop = stopped.clone();
+    let follow = distribute::follow(&js, &bucket, &dir, slot.clone(), Duration::from_secs(60), async move {
+        super::stopping(&mut stop).await
+    });
+    tokio::join!(follow, run(node, slot, tick, stopped));
+}
