@@ -27,6 +27,17 @@ pub struct WorkerOptions {
     /// Jobs each worker runs at once.
     pub concurrency: usize,
     pub scan: argus_worker::ScanOptions,
+    /// Sleep this long instead of fetching and scanning (the control plane's load test).
+    pub simulate: Option<Duration>,
+}
+
+pub struct EmbeddedOptions {
+    /// Watched when given: a newer database written there (`argus db import`) is switched to
+    /// between jobs and triggers re-evaluation.
+    pub db_path: Option<std::path::PathBuf>,
+    /// The queue; the in-process one when unset (the load test passes a NATS one).
+    pub queue: Option<Queue>,
+    pub workers: WorkerOptions,
 }
 
 pub struct Embedded {
@@ -43,14 +54,12 @@ pub struct Embedded {
 
 impl Embedded {
     /// Starts everything and returns once the node leads its one-node cluster.
-    /// `db_path`, when given, is watched: a newer database written there (`argus db import`)
-    /// is switched to between jobs and triggers re-evaluation.
-    pub async fn start(
-        config: &Config,
-        db: DbSlot,
-        db_path: Option<std::path::PathBuf>,
-        workers: WorkerOptions,
-    ) -> Result<Embedded> {
+    pub async fn start(config: &Config, db: DbSlot, options: EmbeddedOptions) -> Result<Embedded> {
+        let EmbeddedOptions {
+            db_path,
+            queue,
+            workers,
+        } = options;
         let listener = TcpListener::bind(config.coordinator.listen)
             .await
             .map_err(|e| Error::io(format!("listen {}", config.coordinator.listen), e))?;
@@ -89,7 +98,7 @@ impl Embedded {
             let _ = server_stopped.wait_for(|s| *s).await;
         }));
 
-        let queue = Queue::memory(config.queue.clone());
+        let queue = queue.unwrap_or_else(|| Queue::memory(config.queue.clone()));
         let mut pipeline = Pipeline::start(node.clone(), queue.clone(), config.pipeline.clone(), Some(db.clone()));
         if let Some(path) = db_path {
             let (slot, every) = (db.clone(), Duration::from_secs(2));
@@ -103,6 +112,7 @@ impl Embedded {
                 let cfg = RunnerConfig {
                     concurrency: workers.concurrency.max(1),
                     scan: workers.scan.clone(),
+                    simulate: workers.simulate,
                     // Well within ack_wait, or a long scan would be delivered a second time.
                     progress_every: (config.queue.ack_wait / 3).max(Duration::from_millis(50)),
                     ..RunnerConfig::new(format!("embedded-{}", i + 1))

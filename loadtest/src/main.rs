@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod image;
 mod ingest;
 mod matching;
+mod pipeline;
 mod process;
 
 #[derive(Debug, Parser)]
@@ -28,6 +29,10 @@ enum Command {
     /// Findings committed per second through a coordinator cluster started here, commit
     /// latency, snapshot and learner catch-up time, RSS and disk, and the failover gap.
     Ingest(ingest::IngestArgs),
+    /// The scan pipeline through a real nats-server: jobs dispatched and results ingested per
+    /// second with no-op scans, time to schedule every first scan, and re-evaluation time for
+    /// stored inventories after one new advisory.
+    Pipeline(pipeline::PipelineArgs),
     /// One step of `match` in this process (used by `match`).
     #[command(hide = true)]
     MatchStep {
@@ -52,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Command::ScanOnce { layout } => image::scan_once(&layout),
         Command::Match(args) => matching::run(args),
         Command::Ingest(args) => ingest::run(args),
+        Command::Pipeline(args) => pipeline::run(args),
         Command::MatchStep {
             step,
             dir,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use argus_coordinator::client::Client;
 use argus_coordinator::config::Config;
-use argus_coordinator::embedded::{Embedded, WorkerOptions};
+use argus_coordinator::embedded::{Embedded, EmbeddedOptions, WorkerOptions};
 use argus_coordinator::targets::{Target, TargetsFile};
 use argus_proto::internal::v1::command::Kind as Cmd;
 use argus_proto::internal::v1::{Command, RequestScans};
@@ -116,11 +116,15 @@ async fn up(
     let embedded = Embedded::start(
         &config,
         db.clone(),
-        Some(db_path),
-        WorkerOptions {
-            workers: args.workers,
-            concurrency: args.concurrency,
-            scan,
+        EmbeddedOptions {
+            db_path: Some(db_path),
+            queue: None,
+            workers: WorkerOptions {
+                workers: args.workers,
+                concurrency: args.concurrency,
+                scan,
+                simulate: None,
+            },
         },
     )
     .await?;
