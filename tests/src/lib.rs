@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 pub mod cluster;
 pub mod estate;
 pub mod image;
+pub mod nats;
 pub mod pipeline;
 
 /// `sha256:<hex>` of `data`.

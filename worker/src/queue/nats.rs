@@ -19,8 +19,9 @@ use super::{Backlog, Delivery, QueueConfig, QueueError, Result, Which, RESULTS_S
 
 /// The longest pause between two retries of one operation.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
-/// How long a fetch that asks only for what is already there may take.
-const NO_WAIT_EXPIRES: Duration = Duration::from_secs(2);
+/// The longest one pull request waits; a long fetch is several, with a check that the consumer
+/// still exists after each empty one.
+const POLL_CHUNK: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct NatsQueue {
@@ -214,6 +215,12 @@ impl NatsQueue {
         })
     }
 
+    /// Asks the server for the consumer; forgets it when that fails, so the next operation
+    /// creates it again.
+    async fn verify_consumer(&self, which: Which) -> Result<()> {
+        self.backlog(which).await.map(|_| ())
+    }
+
     pub(super) async fn backlog(&self, which: Which) -> Result<Backlog> {
         let mut c = self.pull_consumer(which).await?;
         match c.info().await {
@@ -276,8 +283,19 @@ impl NatsConsumer {
         let mut backoff = Duration::from_millis(25);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.fetch_once(max, left).await {
-                Ok(d) => return Ok(d),
+            match self.fetch_once(max, left.min(POLL_CHUNK)).await {
+                Ok(d) if !d.is_empty() => return Ok(d),
+                Ok(_) => {
+                    // A pull request for a consumer the server no longer has (restarted with an
+                    // empty store) is swallowed by JetStream's API subscription: nothing
+                    // answers, so only asking tells.
+                    if let Err(e) = self.queue.verify_consumer(self.which).await {
+                        debug!(error = %e, consumer = self.which.consumer(), "consumer is gone; re-creating it");
+                    }
+                    if Instant::now() >= deadline {
+                        return Ok(Vec::new());
+                    }
+                }
                 Err(e) => {
                     self.queue.forget_consumer(self.which).await;
                     if Instant::now() + backoff >= deadline {
@@ -291,53 +309,29 @@ impl NatsConsumer {
         }
     }
 
-    /// What is there now; when nothing is, waits for one message, then takes whatever else is
-    /// there. A waiting pull request asks for one message only, so none is left open on the
-    /// server to deliver into an inbox nobody reads any more.
+    /// One pull request in 2.9's one-shot form (`no_wait` with `expires`): the server answers
+    /// as soon as it has any message, with what it has up to `max`, or ends the request empty
+    /// at `expires`. No request is left open on the server to deliver into an inbox nobody
+    /// reads any more.
     async fn fetch_once(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
         let consumer = self.queue.pull_consumer(self.which).await?;
-        let mut out = self.take_ready(&consumer, max).await?;
-        if !out.is_empty() || wait < Duration::from_millis(10) {
-            return Ok(out);
-        }
+        // Without `expires` a no_wait request still waits while redeliveries are pending.
+        let wait = wait.max(Duration::from_millis(10));
         let mut batch = consumer
-            .batch()
-            .max_messages(1)
+            .fetch()
+            .max_messages(max)
             .expires(wait)
             .messages()
             .await
             .map_err(|e| QueueError::nats("fetch", e))?;
         // The server ends the request at `expires`; the margin covers a server that is gone.
-        let until = Instant::now() + wait + Duration::from_secs(1);
-        match tokio::time::timeout_at(until, batch.next()).await {
-            Ok(Some(Ok(m))) => out.push(self.queue.delivery(m)?),
-            Ok(Some(Err(e))) => return Err(QueueError::nats("fetch", e)),
-            Ok(None) | Err(_) => return Ok(out),
-        }
-        if max > 1 {
-            // Deliveries already taken must reach the caller: an error now only ends the batch.
-            match self.take_ready(&consumer, max - 1).await {
-                Ok(more) => out.extend(more),
-                Err(e) => debug!(error = %e, "fetching more after the first message failed"),
-            }
-        }
-        Ok(out)
-    }
-
-    async fn take_ready(&self, consumer: &consumer::PullConsumer, max: usize) -> Result<Vec<Delivery>> {
-        let mut batch = consumer
-            .fetch()
-            .max_messages(max)
-            .expires(NO_WAIT_EXPIRES)
-            .messages()
-            .await
-            .map_err(|e| QueueError::nats("fetch", e))?;
+        let until = Instant::now() + wait + Duration::from_secs(2);
         let mut out = Vec::new();
-        let until = Instant::now() + NO_WAIT_EXPIRES + Duration::from_secs(1);
         loop {
             match tokio::time::timeout_at(until, batch.next()).await {
                 Ok(Some(Ok(m))) => out.push(self.queue.delivery(m)?),
                 Ok(Some(Err(e))) if out.is_empty() => return Err(QueueError::nats("fetch", e)),
+                // Deliveries already taken must reach the caller: an error now only ends it.
                 Ok(Some(Err(e))) => {
                     debug!(error = %e, "fetch ended early");
                     break;
