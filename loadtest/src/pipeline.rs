@@ -177,10 +177,32 @@ async fn run_async(args: PipelineArgs) -> anyhow::Result<()> {
         let put_done = Instant::now();
         let n = args.artifacts;
         let timeout = Duration::from_secs(3600);
-        let first_dispatch = until(&e, "a first dispatch", timeout, |c| c.jobs_dispatched > 0).await?;
-        let all_dispatched = until(&e, "every dispatch", timeout, |c| c.jobs_dispatched >= n).await?;
-        let first_result = until(&e, "a first result", timeout, |c| c.results_applied > 0).await?;
-        let all_results = until(&e, "every result", timeout, |c| c.results_applied >= n).await?;
+        // One sampler for every milestone: they overlap in time.
+        let (mut first_dispatch, mut all_dispatched, mut first_result, mut all_results) = (None, None, None, None);
+        while all_results.is_none() {
+            let c = e.node.state.pipeline_counters()?;
+            let at = Some(Instant::now());
+            if first_dispatch.is_none() && c.jobs_dispatched > 0 {
+                first_dispatch = at;
+            }
+            if all_dispatched.is_none() && c.jobs_dispatched >= n {
+                all_dispatched = at;
+            }
+            if first_result.is_none() && c.results_applied > 0 {
+                first_result = at;
+            }
+            if c.results_applied >= n {
+                all_results = at;
+            }
+            anyhow::ensure!(t0.elapsed() < timeout, "timed out: {c:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (first_dispatch, all_dispatched, first_result, all_results) = (
+            first_dispatch.expect("set"),
+            all_dispatched.expect("set"),
+            first_result.expect("set"),
+            all_results.expect("set"),
+        );
         let secs = |a: Instant, b: Instant| b.duration_since(a).as_secs_f64().max(1e-9);
         report.insert("artifacts".into(), json!(n));
         report.insert("put_resources_per_s".into(), json!(n as f64 / secs(t0, put_done)));

@@ -21,11 +21,14 @@ use crate::config::PipelineConfig;
 use crate::node::Node;
 use crate::state::{validate_scan_result, MAX_SCAN_RESULTS};
 
+/// Fetched batches being committed at once.
+const BATCHES_IN_FLIGHT: usize = 4;
 /// How long one fetch waits for the first result.
 const FETCH_WAIT: Duration = Duration::from_millis(200);
 
 pub async fn run(node: Arc<Node>, queue: Queue, config: PipelineConfig, mut stopped: watch::Receiver<bool>) {
     let mut consumer: Option<Consumer> = None;
+    let mut in_flight = tokio::task::JoinSet::new();
     let mut backoff = Duration::from_millis(50);
     loop {
         if *stopped.borrow() {
@@ -61,7 +64,12 @@ pub async fn run(node: Arc<Node>, queue: Queue, config: PipelineConfig, mut stop
             Ok(deliveries) => {
                 backoff = Duration::from_millis(50);
                 if !deliveries.is_empty() {
-                    ingest(&node, &config, deliveries).await;
+                    // The next fetch overlaps this batch's commit; a few batches at most.
+                    while in_flight.len() >= BATCHES_IN_FLIGHT {
+                        in_flight.join_next().await;
+                    }
+                    let (node, config) = (node.clone(), config.clone());
+                    in_flight.spawn(async move { ingest(&node, &config, deliveries).await });
                 }
             }
             Err(e) => {

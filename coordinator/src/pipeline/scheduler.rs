@@ -35,6 +35,8 @@ use crate::node::Node;
 const DISPATCH_CHUNK: usize = 1000;
 /// Publishes in flight at once.
 const PUBLISH_CONCURRENCY: usize = 256;
+/// Dispatch commands proposed at once.
+const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The NATS message id of one attempt: a retried publish of the same attempt is stored once,
 /// while the next attempt is a new message.
@@ -130,23 +132,50 @@ impl Scheduler {
                 }
             }
         }
-        for chunk in dispatches.chunks(DISPATCH_CHUNK) {
-            let command = Cmd::DispatchJobs(DispatchJobs { jobs: chunk.to_vec() });
-            let Res::DispatchJobs(resp) = self.write(command).await? else {
-                return Err(Error::Raft("dispatch answered with another result".into()));
-            };
-            let by_digest: HashMap<&str, &Dispatch> = chunk.iter().map(|d| (d.artifact_digest.as_str(), d)).collect();
-            let mut jobs = Vec::with_capacity(resp.dispatched.len());
-            for digest in &resp.dispatched {
-                let (Some(d), Some(r)) = (by_digest.get(digest.as_str()), records.get(digest)) else {
-                    continue;
-                };
-                jobs.push(self.job(r, d, &now)?);
+        // Chunks are proposed concurrently (group commit puts them in few log entries) and each
+        // is published as soon as it is committed.
+        let chunks: Vec<Vec<Dispatch>> = dispatches.chunks(DISPATCH_CHUNK).map(<[Dispatch]>::to_vec).collect();
+        let outcomes: Vec<Result<Vec<ScanJob>>> = {
+            let (this, records) = (&*self, &records);
+            let futures: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| this.dispatch_chunk(records, chunk, now))
+                .collect();
+            futures::stream::iter(futures)
+                .buffer_unordered(CHUNKS_IN_FLIGHT)
+                .collect()
+                .await
+        };
+        for outcome in outcomes {
+            for job in outcome? {
+                self.unpublished.insert(job.artifact_digest.clone(), job);
             }
-            debug!(dispatched = jobs.len(), skipped = resp.skipped, "jobs recorded");
-            self.publish(jobs).await;
         }
         Ok(())
+    }
+
+    /// Records one chunk of dispatches and publishes what the state machine accepted; returns
+    /// the jobs whose publish failed.
+    async fn dispatch_chunk(
+        &self,
+        records: &HashMap<String, ArtifactSchedule>,
+        chunk: Vec<Dispatch>,
+        now: Timestamp,
+    ) -> Result<Vec<ScanJob>> {
+        let command = Cmd::DispatchJobs(DispatchJobs { jobs: chunk.clone() });
+        let Res::DispatchJobs(resp) = self.write(command).await? else {
+            return Err(Error::Raft("dispatch answered with another result".into()));
+        };
+        let by_digest: HashMap<&str, &Dispatch> = chunk.iter().map(|d| (d.artifact_digest.as_str(), d)).collect();
+        let mut jobs = Vec::with_capacity(resp.dispatched.len());
+        for digest in &resp.dispatched {
+            let (Some(d), Some(r)) = (by_digest.get(digest.as_str()), records.get(digest)) else {
+                continue;
+            };
+            jobs.push(self.job(r, d, &now)?);
+        }
+        debug!(dispatched = jobs.len(), skipped = resp.skipped, "jobs recorded");
+        Ok(publish(&self.queue, jobs).await)
     }
 
     fn dispatch(&self, r: &ArtifactSchedule, job_id: String, attempt: u32, now: &Timestamp) -> Dispatch {
@@ -202,26 +231,7 @@ impl Scheduler {
     }
 
     async fn publish(&mut self, jobs: Vec<ScanJob>) {
-        let queue = &self.queue;
-        let failed: Vec<ScanJob> = futures::stream::iter(jobs)
-            .map(|job| async move {
-                let payload = Bytes::from(job.encode_to_vec());
-                match queue
-                    .publish_job(&job.shard, &message_id(&job.job_id, job.attempt), payload)
-                    .await
-                {
-                    Ok(()) => None,
-                    Err(e) => {
-                        warn!(job_id = %job.job_id, attempt = job.attempt, error = %e, "job publish failed; retrying");
-                        Some(job)
-                    }
-                }
-            })
-            .buffer_unordered(PUBLISH_CONCURRENCY)
-            .filter_map(|f| async move { f })
-            .collect()
-            .await;
-        for job in failed {
+        for job in publish(&self.queue, jobs).await {
             self.unpublished.insert(job.artifact_digest.clone(), job);
         }
     }
@@ -261,4 +271,26 @@ impl Scheduler {
             None => Err(Error::Raft("empty command result".into())),
         }
     }
+}
+
+/// Publishes `jobs` concurrently; returns those whose publish failed.
+async fn publish(queue: &Queue, jobs: Vec<ScanJob>) -> Vec<ScanJob> {
+    futures::stream::iter(jobs)
+        .map(|job| async move {
+            let payload = Bytes::from(job.encode_to_vec());
+            match queue
+                .publish_job(&job.shard, &message_id(&job.job_id, job.attempt), payload)
+                .await
+            {
+                Ok(()) => None,
+                Err(e) => {
+                    warn!(job_id = %job.job_id, attempt = job.attempt, error = %e, "job publish failed; retrying");
+                    Some(job)
+                }
+            }
+        })
+        .buffer_unordered(PUBLISH_CONCURRENCY)
+        .filter_map(|f| async move { f })
+        .collect()
+        .await
 }
