@@ -15,6 +15,7 @@ mod progress;
 mod sbom;
 mod scan;
 mod target;
+mod worker;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,8 @@ pub enum Command {
     Coordinator(coordinator::CoordinatorArgs),
     /// Form and inspect a coordinator cluster.
     Cluster(cluster::ClusterArgs),
+    /// Run a scan worker: pull jobs from NATS, scan, publish results.
+    Worker(worker::WorkerArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -69,5 +72,6 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args, &config),
         Command::Coordinator(args) => coordinator::run(args, &config),
         Command::Cluster(args) => cluster::run(args),
+        Command::Worker(args) => worker::run(args, &config),
     }
 }
