@@ -101,6 +101,9 @@ impl NatsQueue {
 
     fn stream_config(&self, which: Which) -> stream::Config {
         let cfg = &self.inner.cfg;
+        // File storage survives a clean restart, but 2.9 acknowledges a publish before the
+        // write is synced and cannot be told otherwise: nothing here is the record. Jobs live
+        // in Raft first and results are acked only after their Raft commit.
         let base = stream::Config {
             name: which.stream().to_string(),
             retention: stream::RetentionPolicy::WorkQueue,
