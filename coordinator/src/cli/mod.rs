@@ -17,6 +17,7 @@ mod sbom;
 mod scan;
 mod target;
 mod up;
+mod worker;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +57,8 @@ pub enum Command {
     Coverage(query::CoverageArgs),
     /// Ask for a scan of resources or artifacts now.
     ScanNow(query::ScanNowArgs),
+    /// Run a scan worker: pull jobs from NATS, scan, publish results.
+    Worker(worker::WorkerArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -84,5 +87,6 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Findings(args) => query::run_findings(args),
         Command::Coverage(args) => query::run_coverage(args),
         Command::ScanNow(args) => query::run_scan_now(args),
+        Command::Worker(args) => worker::run(args, &config),
     }
 }

@@ -5,6 +5,7 @@
 //! NATS may come back from a restart with an empty store, so the streams and consumers are
 //! re-created whenever an operation finds them gone; async-nats reconnects by itself.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest one pull request waits; a long fetch is several, with a check that the consumer
 /// still exists after each empty one.
 const POLL_CHUNK: Duration = Duration::from_secs(5);
+/// How far past its wait a fetch may run while the server does not answer.
+const FETCH_MARGIN: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct NatsQueue {
@@ -32,10 +35,13 @@ struct Inner {
     client: async_nats::Client,
     js: jetstream::Context,
     cfg: QueueConfig,
-    /// The consumers as last created or looked up; dropped when an operation on them fails so
-    /// the next one creates them again.
-    jobs: Mutex<Option<consumer::PullConsumer>>,
-    results: Mutex<Option<consumer::PullConsumer>>,
+    /// Connections made so far: a consumer looked up before the latest one may be gone (the
+    /// server came back with an empty store).
+    connections: Arc<AtomicU64>,
+    /// The consumers as last created or looked up, with the connection they were seen on;
+    /// dropped when an operation on them fails so the next one creates them again.
+    jobs: Mutex<Option<(consumer::PullConsumer, u64)>>,
+    results: Mutex<Option<(consumer::PullConsumer, u64)>>,
 }
 
 fn backoff_after(prev: Duration) -> Duration {
@@ -45,8 +51,16 @@ fn backoff_after(prev: Duration) -> Duration {
 impl NatsQueue {
     pub(super) async fn connect(url: &str, cfg: QueueConfig) -> Result<Self> {
         cfg.validate()?;
+        let connections = Arc::new(AtomicU64::new(0));
+        let counter = connections.clone();
         let client = async_nats::ConnectOptions::new()
             .name("argus")
+            .event_callback(move |event| {
+                if matches!(event, async_nats::Event::Connected) {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                std::future::ready(())
+            })
             // Connects in the background when the server is not up yet; operations retry.
             .retry_on_initial_connect()
             .reconnect_delay_callback(|attempts| {
@@ -61,6 +75,7 @@ impl NatsQueue {
                 client,
                 js,
                 cfg,
+                connections,
                 jobs: Mutex::new(None),
                 results: Mutex::new(None),
             }),
@@ -86,6 +101,9 @@ impl NatsQueue {
 
     fn stream_config(&self, which: Which) -> stream::Config {
         let cfg = &self.inner.cfg;
+        // File storage survives a clean restart, but 2.9 acknowledges a publish before the
+        // write is synced and cannot be told otherwise: nothing here is the record. Jobs live
+        // in Raft first and results are acked only after their Raft commit.
         let base = stream::Config {
             name: which.stream().to_string(),
             retention: stream::RetentionPolicy::WorkQueue,
@@ -125,7 +143,7 @@ impl NatsQueue {
         Ok(())
     }
 
-    fn slot(&self, which: Which) -> &Mutex<Option<consumer::PullConsumer>> {
+    fn slot(&self, which: Which) -> &Mutex<Option<(consumer::PullConsumer, u64)>> {
         match which {
             Which::Jobs => &self.inner.jobs,
             Which::Results => &self.inner.results,
@@ -135,8 +153,10 @@ impl NatsQueue {
     /// The durable consumer, created (with its stream) when missing.
     async fn pull_consumer(&self, which: Which) -> Result<consumer::PullConsumer> {
         let mut slot = self.slot(which).lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
+        let connection = self.inner.connections.load(Ordering::SeqCst);
+        match slot.as_ref() {
+            Some((c, seen_on)) if *seen_on == connection => return Ok(c.clone()),
+            _ => {}
         }
         let cfg = &self.inner.cfg;
         let stream = self
@@ -158,7 +178,7 @@ impl NatsQueue {
             .get_or_create_consumer(which.consumer(), config)
             .await
             .map_err(|e| QueueError::nats("create consumer", e))?;
-        *slot = Some(c.clone());
+        *slot = Some((c.clone(), connection));
         Ok(c)
     }
 
@@ -280,6 +300,14 @@ impl NatsConsumer {
     /// or the connection is down.
     pub(super) async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
         let deadline = Instant::now() + wait;
+        // Requests to a server that is down wait for their own timeouts; the caller's wait
+        // bounds them all.
+        tokio::time::timeout_at(deadline + FETCH_MARGIN, self.fetch_until(max, deadline))
+            .await
+            .unwrap_or_else(|_| Err(QueueError::nats("fetch", "no answer from the server")))
+    }
+
+    async fn fetch_until(&self, max: usize, deadline: Instant) -> Result<Vec<Delivery>> {
         let mut backoff = Duration::from_millis(25);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -1,0 +1,143 @@
+//! `argus worker`: a stateless scan worker. Pulls jobs from NATS JetStream, scans or re-matches,
+//! publishes results; SIGTERM or SIGINT stops it gracefully (running jobs finish or go back).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use argus_worker::artifact::registry::RegistryOptions;
+use argus_worker::queue::{Queue, QueueConfig};
+use argus_worker::runner::{self, RunnerConfig};
+use argus_worker::vulndb::{DbSlot, VulnDb};
+use argus_worker::ScanOptions;
+use clap::Args;
+
+use argus_coordinator::config::Config;
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// NATS server URL (`nats://host:4222`).
+    #[arg(long, env = "ARGUS_NATS_URL")]
+    pub nats: String,
+    /// Jobs scanned at once (default: the number of CPUs).
+    #[arg(long, env = "ARGUS_WORKER_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Name recorded in every result (default: `<hostname>-<pid>`).
+    #[arg(long, env = "ARGUS_WORKER_NAME")]
+    pub name: Option<String>,
+    /// The vulnerability database; defaults to `vulndb.path` in the config.
+    #[arg(long, env = "ARGUS_DB")]
+    pub db: Option<PathBuf>,
+    /// Do not scan: sleep this long per job and report success with nothing found (load tests
+    /// of the control plane).
+    #[arg(long, env = "ARGUS_SIMULATE_SCAN_MS")]
+    pub simulate_scan_ms: Option<u64>,
+    /// After SIGTERM, how long running jobs may finish before they are handed back.
+    #[arg(long, env = "ARGUS_WORKER_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+    /// Platform to pick from multi-platform images, as os/arch[/variant].
+    #[arg(long, env = "ARGUS_PLATFORM")]
+    pub platform: Option<String>,
+    /// Talk plain HTTP to registries (only for registries on loopback without TLS).
+    #[arg(long, env = "ARGUS_REGISTRY_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// Registry username. Credentials are the worker's own; jobs never carry any.
+    #[arg(long, env = "ARGUS_REGISTRY_USERNAME")]
+    pub registry_username: Option<String>,
+    /// Registry password or access token.
+    #[arg(long, env = "ARGUS_REGISTRY_PASSWORD", hide_env_values = true)]
+    pub registry_password: Option<String>,
+    /// A Bearer token sent to registries as is.
+    #[arg(long, env = "ARGUS_REGISTRY_TOKEN", hide_env_values = true)]
+    pub registry_token: Option<String>,
+    /// Registry request timeout in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub registry_timeout: u64,
+}
+
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// The database this worker matches with.
+///
+/// Integration point: the download of the published database from the JetStream object store
+/// (and the switch to newer versions through the returned slot) goes here; until then the
+/// worker opens a local file.
+async fn open_db(args: &WorkerArgs, config: &Config, _queue: &Queue) -> anyhow::Result<DbSlot> {
+    let path = args.db.clone().unwrap_or_else(|| config.vulndb.path.clone());
+    let db = VulnDb::open(&path).with_context(|| format!("opening the vulnerability database {}", path.display()))?;
+    Ok(DbSlot::new(db))
+}
+
+/// Completes on the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the worker");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown requested");
+}
+
+pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let concurrency = args
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+    let queue_config = QueueConfig::default();
+    let cfg = RunnerConfig {
+        name: args.name.clone().unwrap_or_else(default_name),
+        concurrency,
+        // Three heartbeats per ack_wait: one may be late or lost without a redelivery.
+        progress_every: queue_config.ack_wait / 3,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        scan: ScanOptions {
+            kind: None,
+            limits: config.limits.clone(),
+            platform: args.platform.clone(),
+            registry: RegistryOptions {
+                plain_http: args.plain_http,
+                username: args.registry_username.clone(),
+                password: args.registry_password.clone(),
+                bearer_token: args.registry_token.clone(),
+                timeout: Some(Duration::from_secs(args.registry_timeout)),
+            },
+        },
+        simulate: args.simulate_scan_ms.map(Duration::from_millis),
+        retry_delay: Duration::from_secs(5),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let stats = runtime.block_on(async {
+        let queue = Queue::connect_nats(&args.nats, queue_config)
+            .await
+            .with_context(|| format!("connecting to NATS at {}", args.nats))?;
+        let db = open_db(&args, config, &queue).await?;
+        tracing::info!(db_version = %db.version(), nats = %args.nats, "worker ready");
+        runner::run(queue, db, cfg, shutdown_signal())
+            .await
+            .context("running the worker")
+    })?;
+    // A scan cut short by the shutdown grace may still be reading in the blocking pool; its
+    // job is already handed back, so the process need not wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    eprintln!(
+        "worker stopped: {} succeeded, {} failed, {} handed back, {} discarded",
+        stats.succeeded, stats.failed, stats.naked, stats.discarded
+    );
+    Ok(ExitCode::SUCCESS)
+}
