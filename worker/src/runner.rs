@@ -45,6 +45,9 @@ pub struct RunnerConfig {
     /// be published, this worker's vulnerability DB is older than the job needs) waits before
     /// it is delivered again.
     pub retry_delay: Duration,
+    /// Fault injection for tests: wait this long before each real scan (heartbeats continue),
+    /// so that a worker can be killed mid-scan.
+    pub scan_delay: Option<Duration>,
 }
 
 impl RunnerConfig {
@@ -57,6 +60,7 @@ impl RunnerConfig {
             scan: ScanOptions::default(),
             simulate: None,
             retry_delay: Duration::from_secs(5),
+            scan_delay: None,
         }
     }
 }
@@ -276,7 +280,12 @@ async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
                 inventory: observe::encode_inventory(&Inventory::new(job.locator.clone())),
             }
         }
-        (None, JobKind::Scan) => scan(&ctx.cfg.scan, job.locator.clone(), db).await,
+        (None, JobKind::Scan) => {
+            if let Some(delay) = ctx.cfg.scan_delay {
+                tokio::time::sleep(delay).await;
+            }
+            scan(&ctx.cfg.scan, job.locator.clone(), db).await
+        }
         (None, JobKind::Rematch) => rematch(job.inventory.clone(), db).await,
         (None, other) => Scanned::failed(
             ScanOutcome::Unsupported,

@@ -7,18 +7,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use argus_worker::artifact::registry::RegistryOptions;
-use argus_worker::queue::{Queue, QueueConfig};
+use argus_worker::queue::Queue;
 use argus_worker::runner::{self, RunnerConfig};
-use argus_worker::vulndb::{DbSlot, VulnDb};
+use argus_worker::vulndb::{distribute, DbSlot, VulnDb};
 use argus_worker::ScanOptions;
 use clap::Args;
 
 use argus_coordinator::config::Config;
+use argus_coordinator::node::shutdown_signal;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// NATS server URL (`nats://host:4222`).
-    #[arg(long, env = "ARGUS_NATS_URL")]
+    #[arg(long, env = "ARGUS_NATS")]
     pub nats: String,
     /// Jobs scanned at once (default: the number of CPUs).
     #[arg(long, env = "ARGUS_WORKER_CONCURRENCY")]
@@ -26,9 +27,18 @@ pub struct WorkerArgs {
     /// Name recorded in every result (default: `<hostname>-<pid>`).
     #[arg(long, env = "ARGUS_WORKER_NAME")]
     pub name: Option<String>,
-    /// The vulnerability database; defaults to `vulndb.path` in the config.
+    /// A local vulnerability database file. Without it the worker downloads the newest one
+    /// published with `argus db publish` (bucket `pipeline.db_bucket`) into `--db-dir` and
+    /// switches to newer ones between jobs.
     #[arg(long, env = "ARGUS_DB")]
     pub db: Option<PathBuf>,
+    /// Where downloaded databases are kept.
+    #[arg(long, env = "ARGUS_DB_DIR", default_value = "argus-worker-db")]
+    pub db_dir: PathBuf,
+    /// Fault injection for tests: wait this long before each real scan (heartbeats continue),
+    /// so that a worker can be killed mid-scan.
+    #[arg(long, hide = true)]
+    pub scan_delay_ms: Option<u64>,
     /// Do not scan: sleep this long per job and report success with nothing found (load tests
     /// of the control plane).
     #[arg(long, env = "ARGUS_SIMULATE_SCAN_MS")]
@@ -65,33 +75,40 @@ fn default_name() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// The database this worker matches with.
-///
-/// Integration point: the download of the published database from the JetStream object store
-/// (and the switch to newer versions through the returned slot) goes here; until then the
-/// worker opens a local file.
-async fn open_db(args: &WorkerArgs, config: &Config, _queue: &Queue) -> anyhow::Result<DbSlot> {
-    let path = args.db.clone().unwrap_or_else(|| config.vulndb.path.clone());
-    let db = VulnDb::open(&path).with_context(|| format!("opening the vulnerability database {}", path.display()))?;
-    Ok(DbSlot::new(db))
-}
-
-/// Completes on the first SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the worker");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// The database this worker matches with: the local file given, or the newest published one,
+/// followed in the background until `stop` (returned task).
+async fn open_db(
+    args: &WorkerArgs,
+    config: &Config,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(DbSlot, Option<tokio::task::JoinHandle<()>>)> {
+    if let Some(path) = &args.db {
+        let db =
+            VulnDb::open(path).with_context(|| format!("opening the vulnerability database {}", path.display()))?;
+        return Ok((DbSlot::new(db), None));
     }
-    tracing::info!("shutdown requested");
+    let js = distribute::connect(&args.nats).await?;
+    let bucket = config.pipeline.db_bucket.clone();
+    let mut backoff = Duration::from_millis(500);
+    let path = loop {
+        match distribute::fetch_latest(&js, &bucket, &args.db_dir).await {
+            Ok(Some(path)) => break path,
+            Ok(None) => tracing::warn!(%bucket, "no vulnerability database published yet (argus db publish); waiting"),
+            Err(e) => tracing::warn!(%bucket, error = %e, "fetching the vulnerability database"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    };
+    let slot = DbSlot::new(VulnDb::open(&path).with_context(|| format!("opening {}", path.display()))?);
+    let (follower, dir) = (slot.clone(), args.db_dir.clone());
+    let task = tokio::spawn(async move {
+        let mut stop = stop;
+        distribute::follow(&js, &bucket, &dir, follower, Duration::from_secs(60), async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    Ok((slot, Some(task)))
 }
 
 pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
@@ -99,7 +116,7 @@ pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
         .concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
-    let queue_config = QueueConfig::default();
+    let queue_config = config.queue.clone();
     let cfg = RunnerConfig {
         name: args.name.clone().unwrap_or_else(default_name),
         concurrency,
@@ -119,6 +136,7 @@ pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
             },
         },
         simulate: args.simulate_scan_ms.map(Duration::from_millis),
+        scan_delay: args.scan_delay_ms.map(Duration::from_millis),
         retry_delay: Duration::from_secs(5),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -126,11 +144,17 @@ pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
         let queue = Queue::connect_nats(&args.nats, queue_config)
             .await
             .with_context(|| format!("connecting to NATS at {}", args.nats))?;
-        let db = open_db(&args, config, &queue).await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (db, follower) = open_db(&args, config, stopped).await?;
         tracing::info!(db_version = %db.version(), nats = %args.nats, "worker ready");
-        runner::run(queue, db, cfg, shutdown_signal())
+        let stats = runner::run(queue, db, cfg, shutdown_signal())
             .await
-            .context("running the worker")
+            .context("running the worker");
+        let _ = stop.send(true);
+        if let Some(f) = follower {
+            let _ = f.await;
+        }
+        stats
     })?;
     // A scan cut short by the shutdown grace may still be reading in the blocking pool; its
     // job is already handed back, so the process need not wait for it.
