@@ -139,28 +139,29 @@ async fn wait_covered(s: &Setup, id: u64, resources: usize, reason: CoverageReas
     }
 }
 
-/// The whole change log of a node through the feed: (kind, finding id) in cursor order.
+/// The whole change log of a node through the feed (its backlog): (kind, finding id) in cursor
+/// order. Called once the node holds every expected finding.
 async fn feed(client: &Client, expected: usize) -> Vec<(ChangeKind, String)> {
     let mut out = Vec::new();
     let mut stream = client
         .feed()
         .subscribe(SubscribeRequest {
-            cursor: 0,
+            after_cursor: 0,
+            backlog_only: true,
             ..Default::default()
         })
         .await
         .expect("subscribe")
         .into_inner();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while out.len() < expected {
-        let next = tokio::time::timeout_at(deadline, stream.next()).await;
-        let Ok(Some(Ok(msg))) = next else {
-            panic!("feed ended after {} of {expected} changes: {next:?}", out.len());
-        };
-        for c in msg.changes {
-            out.push((c.kind(), c.finding.unwrap_or_default().finding_id));
-        }
+    while let Some(msg) = stream.next().await {
+        let c = msg.expect("feed message").change.expect("a change");
+        out.push((c.kind(), c.finding.unwrap_or_default().finding_id));
     }
+    assert!(
+        out.len() >= expected,
+        "feed backlog has {} of {expected} changes",
+        out.len()
+    );
     out
 }
 
