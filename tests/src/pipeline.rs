@@ -84,18 +84,28 @@ pub fn findings_per_demo_host(db: &Path) -> usize {
 pub struct Workers {
     pub dir: PathBuf,
     nats: String,
-    db: PathBuf,
+    /// A local DB file; `None`: the workers download the published one.
+    db: Option<PathBuf>,
     args: Vec<String>,
     pub procs: Vec<Option<ChildGuard>>,
 }
 
 impl Workers {
-    /// Starts `n` workers; `args` are extra `argus worker` flags.
+    /// Starts `n` workers matching with the DB file `db`; `args` are extra `argus worker` flags.
     pub fn start(n: usize, dir: &Path, nats: &str, db: &Path, args: &[&str]) -> Workers {
+        Self::spawn(n, dir, nats, Some(db), args)
+    }
+
+    /// Workers that download the database published to NATS (`argus db publish`).
+    pub fn start_from_store(n: usize, dir: &Path, nats: &str, args: &[&str]) -> Workers {
+        Self::spawn(n, dir, nats, None, args)
+    }
+
+    fn spawn(n: usize, dir: &Path, nats: &str, db: Option<&Path>, args: &[&str]) -> Workers {
         let mut w = Workers {
             dir: dir.to_path_buf(),
             nats: nats.to_string(),
-            db: db.to_path_buf(),
+            db: db.map(Path::to_path_buf),
             args: args.iter().map(|s| s.to_string()).collect(),
             procs: Vec::new(),
         };
@@ -109,9 +119,12 @@ impl Workers {
         let i = self.procs.len();
         let log = std::fs::File::create(self.dir.join(format!("worker{i}.log"))).expect("log");
         let mut cmd = Command::new(argus_bin());
-        cmd.args(["worker", "--nats", &self.nats, "--name", &format!("worker-{i}"), "--db"])
-            .arg(&self.db)
-            .args(&self.args)
+        cmd.args(["worker", "--nats", &self.nats, "--name", &format!("worker-{i}")]);
+        match &self.db {
+            Some(db) => cmd.arg("--db").arg(db),
+            None => cmd.arg("--db-dir").arg(self.dir.join(format!("worker{i}-db"))),
+        };
+        cmd.args(&self.args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log);

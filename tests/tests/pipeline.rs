@@ -327,3 +327,102 @@ async fn t05_a_poison_artifact_ends_scan_failed_after_its_attempts() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(pipeline_status(&s.cluster.client()).await.jobs_dispatched, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t06_a_published_db_reaches_workers_and_a_new_advisory_rematches_only_its_holders() {
+    use argus_tests::{argus_bin, run_ok, write_file};
+    use std::process::Command;
+
+    let nats = NatsServer::start();
+    let cluster = Cluster::start_with(3, "", &pipeline_config(&nats.url())).await;
+    let dir = cluster.dir.path().to_path_buf();
+    let dir = dir.as_path();
+    let db = demo_db(dir);
+    let url = nats.url();
+    let publish = |db: &Path| {
+        run_ok(
+            Command::new(argus_bin())
+                .args(["db", "publish", "--nats", &url, "--db"])
+                .arg(db),
+        )
+    };
+    publish(&db);
+    // No --db: the workers download the published database.
+    let config = cluster.config.to_str().unwrap().to_string();
+    let workers = Workers::start_from_store(2, dir, &nats.url(), &["--config", &config]);
+    let s = Setup {
+        nats,
+        cluster,
+        workers,
+        db: db.clone(),
+    };
+    // Three hosts; only the first two hold the npm package the new advisory will name.
+    let mut resources = Vec::new();
+    for (i, packages) in [&["left-pad"][..], &["left-pad", "is-odd"], &["is-odd"]]
+        .iter()
+        .enumerate()
+    {
+        let mut entries = serde_json::Map::new();
+        entries.insert("".into(), serde_json::json!({"name": "app", "version": "1.0.0"}));
+        for p in *packages {
+            entries.insert(format!("node_modules/{p}"), serde_json::json!({"version": "1.1.0"}));
+        }
+        let lock = serde_json::json!({"name": "app", "lockfileVersion": 3, "packages": entries});
+        let host = dir.join(format!("npm-host-{i}"));
+        write_file(&host, "srv/app/package-lock.json", serde_json::to_vec(&lock).unwrap());
+        resources.push(host_resource(&host, "100000000000"));
+    }
+    put(&s.cluster.client(), resources).await;
+    wait_covered(&s, 1, 3, CoverageReason::Successful, Duration::from_secs(120)).await;
+    assert_eq!(finding_count(&s.cluster.client()).await, 0);
+
+    // A newer database with an advisory for left-pad.
+    let advisories = dir.join("advisories-v2");
+    write_file(
+        &advisories,
+        "npm/GHSA-test-left-pad.json",
+        serde_json::to_vec(&serde_json::json!({
+            "schema_version": "1.6.0", "id": "GHSA-test-left-pad", "modified": "2026-11-01T00:00:00Z",
+            "affected": [{"package": {"ecosystem": "npm", "name": "left-pad"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.3.0"}]}]}]
+        }))
+        .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let db2 = dir.join("demo-v2.vdb");
+    run_ok(
+        Command::new(argus_bin())
+            .args(["db", "--db"])
+            .arg(&db2)
+            .arg("import")
+            .arg(argus_tests::pipeline::demo_dir().join("vulndb"))
+            .arg(&advisories),
+    );
+    publish(&db2);
+    let start = Instant::now();
+    loop {
+        let status = pipeline_status(&s.cluster.client()).await;
+        let findings = finding_count(&s.cluster.client()).await;
+        if findings == 2 && status.reevaluation_rematched == 2 {
+            assert_eq!(status.reevaluation_total, 3, "{status:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "re-evaluation: {findings} findings, {status:?}\n{}\n{}",
+            s.cluster.log_tails(30),
+            s.workers.log_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every node holds the same two findings, each created once.
+    for id in 1..=3 {
+        let client = s.cluster.client_for(id);
+        let start = Instant::now();
+        while finding_count(&client).await != 2 {
+            assert!(start.elapsed() < Duration::from_secs(30), "node {id} did not converge");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_created_once(&feed(&client, 2).await, 2);
+    }
+}
