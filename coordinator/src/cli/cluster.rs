@@ -12,14 +12,8 @@ use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
-    /// Coordinator addresses (host:port), comma-separated; any node will do.
-    #[arg(
-        long,
-        env = "ARGUS_COORDINATORS",
-        value_delimiter = ',',
-        default_value = "127.0.0.1:7400"
-    )]
-    pub addr: Vec<String>,
+    #[command(flatten)]
+    pub coordinators: super::query::Coordinators,
     #[command(subcommand)]
     pub command: ClusterCommand,
 }
@@ -72,7 +66,7 @@ fn parse_member(s: &str) -> Result<Node, String> {
 pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let client = Client::new(&args.addr)?;
+        let client = Client::new(&args.coordinators.addr)?;
         match args.command {
             ClusterCommand::Init { members } => {
                 let req = InitClusterRequest { members };
