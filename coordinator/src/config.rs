@@ -199,4 +199,17 @@ mod tests {
         assert!(toml::from_str::<Config>("[limits]\nmax_layer = 3\n").is_err());
         assert!(toml::from_str::<Config>("typo = 1\n").is_err());
     }
+
+    #[test]
+    fn rescan_intervals_are_set_per_resource_type_and_queue_timings_read_as_milliseconds() {
+        let c: Config = toml::from_str(
+            "[pipeline]\nrescan_after_secs = 100\nrescan_after_secs_by_type = { HOST = 7 }\n[queue]\nack_wait_ms = 1500\n",
+        )
+        .unwrap();
+        use argus_proto::v1::ResourceType;
+        assert_eq!(c.pipeline.rescan_after(ResourceType::Host as i32), 7);
+        assert_eq!(c.pipeline.rescan_after(ResourceType::ContainerImage as i32), 100);
+        assert_eq!(c.queue.ack_wait, std::time::Duration::from_millis(1500));
+        assert!(toml::from_str::<Config>("[pipeline]\nmax_attempt = 3\n").is_err());
+    }
 }
