@@ -141,7 +141,9 @@ async fn commit(node: &Node, results: Vec<ScanResult>, deliveries: Vec<Delivery>
 }
 
 async fn ack_all(deliveries: Vec<Delivery>) {
-    for r in join_all(deliveries.iter().map(|d| d.ack())).await {
+    // Unconfirmed: a lost ack redelivers a committed result, and applying it again changes
+    // nothing; waiting for each confirmation would cost a round trip per result.
+    for r in join_all(deliveries.iter().map(|d| d.ack_unconfirmed())).await {
         if let Err(e) = r {
             // Committed but not acknowledged: it comes back and changes nothing.
             debug!(error = %e, "ack after commit failed");

@@ -324,6 +324,18 @@ impl Delivery {
         }
     }
 
+    /// Removes the message without waiting for the server to confirm it: for consumers whose
+    /// processing is idempotent, where a lost ack only means one more delivery (ingestion).
+    pub async fn ack_unconfirmed(&self) -> Result<()> {
+        match &self.ticket {
+            Ticket::Memory(t) => {
+                t.ack();
+                Ok(())
+            }
+            Ticket::Nats(t) => t.ack_unconfirmed().await,
+        }
+    }
+
     /// Hands the message back: delivered again at once, or after `delay`.
     pub async fn nak(&self, delay: Option<Duration>) -> Result<()> {
         match &self.ticket {

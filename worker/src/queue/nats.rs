@@ -389,6 +389,10 @@ impl Ticket {
             .map_err(|e| QueueError::nats("ack", e))
     }
 
+    pub(super) async fn ack_unconfirmed(&self) -> Result<()> {
+        self.send(AckKind::Ack, "ack").await
+    }
+
     pub(super) async fn nak(&self, delay: Option<Duration>) -> Result<()> {
         self.send(AckKind::Nak(delay.filter(|d| !d.is_zero())), "nak").await
     }
