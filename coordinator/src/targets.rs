@@ -29,7 +29,7 @@ pub struct TargetsFile {
     pub targets: Vec<Target>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// A directory, OCI layout, `docker save` tarball, zip, SBOM file, or an image reference.
@@ -81,6 +81,14 @@ impl TargetsFile {
 }
 
 impl Target {
+    /// A target with every option at its default.
+    pub fn new(target: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+            ..Self::default()
+        }
+    }
+
     pub fn resource(&self, base: &Path) -> Result<Resource> {
         let (kind, target) = self.locate(base)?;
         let locator = format!("{kind}:{target}");

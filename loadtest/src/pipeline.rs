@@ -248,20 +248,14 @@ async fn run_async(args: PipelineArgs) -> anyhow::Result<()> {
                 } else {
                     format!("pkg-{}", (i * 7 + p) % 5000)
                 };
-                inv.packages.push(Package {
-                    name: name.clone(),
-                    version: "1.0.0".into(),
-                    ecosystem: Ecosystem::npm(),
-                    package_manager: PackageManager::Npm,
-                    purl: format!("pkg:npm/{name}@1.0.0"),
-                    file_path: "/app/package-lock.json".into(),
-                    layer_digest: None,
-                    source_name: None,
-                    source_version: None,
-                    epoch: None,
-                    release: None,
-                    arch: None,
-                });
+                inv.packages.push(Package::new(
+                    name.clone(),
+                    "1.0.0",
+                    Ecosystem::npm(),
+                    PackageManager::Npm,
+                    format!("pkg:npm/{name}@1.0.0"),
+                    "/app/package-lock.json",
+                ));
             }
             batch.push(ScanResult {
                 artifact_digest: digest(2, i),

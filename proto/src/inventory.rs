@@ -281,6 +281,33 @@ pub struct Inventory {
     pub warnings: Vec<String>,
 }
 
+impl Package {
+    /// A package with the fields every extractor sets; the optional ones are unset.
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        ecosystem: Ecosystem,
+        package_manager: PackageManager,
+        purl: impl Into<String>,
+        file_path: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            ecosystem,
+            package_manager,
+            purl: purl.into(),
+            file_path: file_path.into(),
+            layer_digest: None,
+            source_name: None,
+            source_version: None,
+            epoch: None,
+            release: None,
+            arch: None,
+        }
+    }
+}
+
 impl Inventory {
     pub fn new(target: impl Into<String>) -> Self {
         Self {

@@ -6,7 +6,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use argus_coordinator::client::Client;
-use argus_proto::v1::{AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest, Node};
+use std::collections::BTreeMap;
+
+use argus_proto::v1::{
+    AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest, ListFindingsRequest, Node,
+};
 
 use crate::{argus_bin, free_port, port_open, wait_for, write_file, ChildGuard};
 
@@ -250,5 +254,37 @@ impl Cluster {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// Every finding on one node, by id (its status), via ListFindings pages; a finding listed
+/// twice fails the test.
+pub async fn all_findings(client: &Client) -> BTreeMap<String, i32> {
+    let mut out = BTreeMap::new();
+    let mut token = String::new();
+    loop {
+        let req = ListFindingsRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            ..Default::default()
+        };
+        let page = client
+            .retry(|c| {
+                let r = req.clone();
+                async move { c.findings().list_findings(r).await }
+            })
+            .await
+            .unwrap();
+        for f in page.findings {
+            assert!(
+                out.insert(f.finding_id.clone(), f.status).is_none(),
+                "finding {} listed twice",
+                f.finding_id
+            );
+        }
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        token = page.next_page_token;
     }
 }

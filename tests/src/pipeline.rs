@@ -55,13 +55,9 @@ fn copy_tree(from: &Path, to: &Path) {
 /// A HOST resource in `account` for a directory (as `argus up` makes it from a targets file).
 pub fn host_resource(path: &Path, account: &str) -> Resource {
     Target {
-        target: path.to_string_lossy().into_owned(),
-        kind: None,
-        id: None,
         account: Some(account.to_string()),
         region: Some("eu-west-1".into()),
-        resource_type: None,
-        tags: Default::default(),
+        ..Target::new(path.to_string_lossy())
     }
     .resource(Path::new("/"))
     .expect("target resolves")

@@ -10,7 +10,7 @@ use argus_proto::v1::{
     FindingChange, FindingFilter, FindingStatus, IngestScanResultsRequest, ListFindingsRequest, ListResourcesRequest,
     PutResourcesRequest, ResourceFilter, SubscribeRequest, TriggerSnapshotRequest,
 };
-use argus_tests::cluster::Cluster;
+use argus_tests::cluster::{all_findings, Cluster};
 use argus_tests::estate::{image, scan};
 use futures::StreamExt;
 
@@ -36,37 +36,6 @@ async fn put_scanned(client: &Client, n: u64, vulns: u32) -> Result<(), tonic::S
         })
         .await?;
     Ok(())
-}
-
-/// Every finding on one node, by id, via ListFindings pages.
-async fn all_findings(client: &Client) -> BTreeMap<String, i32> {
-    let mut out = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let req = ListFindingsRequest {
-            page_size: 1000,
-            page_token: token.clone(),
-            ..Default::default()
-        };
-        let page = client
-            .retry(|c| {
-                let r = req.clone();
-                async move { c.findings().list_findings(r).await }
-            })
-            .await
-            .unwrap();
-        for f in page.findings {
-            assert!(
-                out.insert(f.finding_id.clone(), f.status).is_none(),
-                "finding {} listed twice",
-                f.finding_id
-            );
-        }
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        token = page.next_page_token;
-    }
 }
 
 async fn all_resource_ids(client: &Client) -> Vec<String> {

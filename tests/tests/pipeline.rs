@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use argus_coordinator::client::Client;
 use argus_proto::v1::{
     ChangeKind, CoverageReason, GetPipelineStatusRequest, GetPipelineStatusResponse, ListCoverageRequest,
-    ListFindingsRequest, PutResourcesRequest, Resource, ResourceType, SubscribeRequest,
+    PutResourcesRequest, Resource, ResourceType, SubscribeRequest,
 };
-use argus_tests::cluster::Cluster;
+use argus_tests::cluster::{all_findings, Cluster};
 use argus_tests::nats::NatsServer;
 use argus_tests::pipeline::{demo_db, findings_per_demo_host, host_dirs, host_resource, Workers};
 use futures::StreamExt;
@@ -97,27 +97,7 @@ async fn coverage(client: &Client) -> BTreeMap<String, (CoverageReason, String)>
 }
 
 async fn finding_count(client: &Client) -> usize {
-    let mut n = 0;
-    let mut token = String::new();
-    loop {
-        let req = ListFindingsRequest {
-            page_size: 1000,
-            page_token: token.clone(),
-            ..Default::default()
-        };
-        let page = client
-            .retry(|c| {
-                let r = req.clone();
-                async move { c.findings().list_findings(r).await }
-            })
-            .await
-            .expect("list findings");
-        n += page.findings.len();
-        token = page.next_page_token;
-        if token.is_empty() {
-            return n;
-        }
-    }
+    all_findings(client).await.len()
 }
 
 /// Waits until every resource on node `id` is covered with `reason`, or panics with the logs.

@@ -28,9 +28,10 @@ impl ScanApi {
 impl ScanService for ScanApi {
     async fn scan_now(&self, request: Request<ScanNowRequest>) -> Result<Response<ScanNowResponse>, Status> {
         let req = request.into_inner();
-        // Resource ids become the digests they carry; unknown or removed ones are reported.
-        let (digests, mut unknown) = read(&self.node.state, move |s| {
-            let mut digests = req.artifact_digests.clone();
+        // Resource ids become the digests they carry. What the replica does not track, or
+        // cannot fetch, is reported rather than proposed.
+        let (digests, unknown) = read(&self.node.state, move |s| {
+            let mut digests = Vec::new();
             let mut unknown = Vec::new();
             for id in &req.resource_ids {
                 match s.get_resource(id)? {
@@ -38,12 +39,23 @@ impl ScanService for ScanApi {
                     _ => unknown.push(id.clone()),
                 }
             }
+            digests.extend(req.artifact_digests);
             digests.sort();
             digests.dedup();
-            Ok((digests, unknown))
+            let mut known = Vec::new();
+            for d in digests {
+                match s.artifact_schedule(&d)? {
+                    Some(r) if !r.locator.is_empty() => known.push(d),
+                    _ => unknown.push(d),
+                }
+            }
+            Ok((known, unknown))
         })
         .await?;
-        let mut out = ScanNowResponse::default();
+        let mut out = ScanNowResponse {
+            unknown,
+            ..Default::default()
+        };
         for chunk in digests.chunks(1000) {
             let command = Command {
                 kind: Some(command::Kind::RequestScans(RequestScans {
@@ -51,32 +63,15 @@ impl ScanService for ScanApi {
                 })),
             };
             State::validate(&command)?;
-            let result = self.node.write(command).await?;
-            match result.kind {
+            match self.node.write(command).await?.kind {
                 Some(Res::RequestScans(r)) => {
                     out.requested += r.requested;
                     out.in_flight += r.in_flight;
-                    if r.unknown > 0 {
-                        // Which ones: those the replica does not track (or cannot fetch).
-                        let chunk = chunk.to_vec();
-                        let missing = read(&self.node.state, move |s| {
-                            let mut missing = Vec::new();
-                            for d in chunk {
-                                if s.artifact_schedule(&d)?.is_none_or(|r| r.locator.is_empty()) {
-                                    missing.push(d);
-                                }
-                            }
-                            Ok(missing)
-                        })
-                        .await?;
-                        unknown.extend(missing);
-                    }
                 }
                 Some(Res::Error(e)) => return Err(command_error_status(&e)),
                 _ => return Err(Status::internal("the state machine answered with another result")),
             }
         }
-        out.unknown = unknown;
         Ok(Response::new(out))
     }
 

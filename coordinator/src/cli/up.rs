@@ -76,19 +76,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
         None => (Vec::new(), Vec::new()),
     };
     let extra = TargetsFile {
-        targets: args
-            .target
-            .iter()
-            .map(|t| Target {
-                target: t.clone(),
-                kind: None,
-                id: None,
-                account: None,
-                region: None,
-                resource_type: None,
-                tags: Default::default(),
-            })
-            .collect(),
+        targets: args.target.iter().map(Target::new).collect(),
     };
     let (accounts, resources) = extra.resources(&std::env::current_dir()?)?;
     for a in accounts {

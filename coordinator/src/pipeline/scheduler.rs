@@ -245,14 +245,16 @@ impl Scheduler {
         let pending: Vec<ScanJob> = std::mem::take(&mut self.unpublished).into_values().collect();
         let mut current = Vec::new();
         for job in pending {
-            let live = self
-                .node
-                .state
-                .artifact_schedule(&job.artifact_digest)
-                .ok()
-                .flatten()
-                .and_then(|r| r.job)
-                .is_some_and(|j| j.job_id == job.job_id && j.attempt == job.attempt);
+            let live = match self.node.state.artifact_schedule(&job.artifact_digest) {
+                Ok(r) => r
+                    .and_then(|r| r.job)
+                    .is_some_and(|j| j.job_id == job.job_id && j.attempt == job.attempt),
+                Err(e) => {
+                    // Unknown for now: keep it for the next round rather than drop it.
+                    warn!(job_id = %job.job_id, error = %e, "reading the schedule for a republish");
+                    true
+                }
+            };
             let before_deadline = job
                 .deadline
                 .is_some_and(|d| (d.seconds, d.nanos) > (now.seconds, now.nanos));

@@ -22,20 +22,23 @@ pub(super) struct Ctx<'t> {
     bounds: ChangeLogBounds,
     bounds_dirty: bool,
     rules: Option<Arc<Vec<SuppressionRule>>>,
-    /// Loaded on first use and written back at the end of the apply call.
-    counters: Option<PipelineCounters>,
+    /// Read with the bounds, written back at the end of the apply call when touched.
+    counters: PipelineCounters,
+    counters_dirty: bool,
 }
 
 impl<'t> Ctx<'t> {
     fn new(txn: &'t mut Txn, now: Timestamp) -> Result<Self> {
         let bounds = changelog::read_bounds_txn(txn)?;
+        let counters = schedule::read_counters_txn(txn)?;
         Ok(Self {
             txn,
             now,
             bounds,
             bounds_dirty: false,
             rules: None,
-            counters: None,
+            counters,
+            counters_dirty: false,
         })
     }
 
@@ -85,17 +88,13 @@ impl<'t> Ctx<'t> {
     }
 
     pub fn counters(&mut self) -> &mut PipelineCounters {
-        if self.counters.is_none() {
-            // A storage error here would also fail the reads around it; treat it as empty
-            // counters only in the impossible case the record is undecodable.
-            self.counters = Some(schedule::read_counters_txn(self.txn).unwrap_or_default());
-        }
-        self.counters.as_mut().expect("loaded")
+        self.counters_dirty = true;
+        &mut self.counters
     }
 
-    fn finish(self) {
-        if let Some(mut counters) = self.counters {
-            schedule::write_counters(self.txn, &mut counters);
+    fn finish(mut self) {
+        if self.counters_dirty {
+            schedule::write_counters(self.txn, &mut self.counters);
         }
         if self.bounds_dirty {
             let mut bounds = self.bounds;

@@ -336,20 +336,14 @@ fn one_big_account_cannot_starve_the_small_ones() {
 fn inventory(names: &[&str]) -> Vec<u8> {
     let mut inv = argus_proto::Inventory::new("test");
     for n in names {
-        inv.packages.push(argus_proto::Package {
-            name: n.to_string(),
-            version: "1.0.0".into(),
-            ecosystem: argus_proto::Ecosystem::npm(),
-            package_manager: argus_proto::PackageManager::Npm,
-            purl: format!("pkg:npm/{n}@1.0.0"),
-            file_path: "/app/package-lock.json".into(),
-            layer_digest: None,
-            source_name: None,
-            source_version: None,
-            epoch: None,
-            release: None,
-            arch: None,
-        });
+        inv.packages.push(argus_proto::Package::new(
+            *n,
+            "1.0.0",
+            argus_proto::Ecosystem::npm(),
+            argus_proto::PackageManager::Npm,
+            format!("pkg:npm/{n}@1.0.0"),
+            "/app/package-lock.json",
+        ));
     }
     zstd::bulk::compress(&serde_json::to_vec(&inv).unwrap(), 3).unwrap()
 }
