@@ -20,6 +20,38 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// Delivery settings of the job and result queues (NATS JetStream or in-process).
     pub queue: argus_worker::queue::QueueConfig,
+    /// Metrics and traces over OTLP; see docs/metrics.md.
+    pub telemetry: TelemetryConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC endpoint (`http://collector:4317`). The standard `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (and `..._METRICS_ENDPOINT`, `..._TRACES_ENDPOINT`) override it. With neither, nothing is
+    /// exported.
+    pub otlp_endpoint: Option<String>,
+    /// How often metrics are exported; `OTEL_METRIC_EXPORT_INTERVAL` overrides it.
+    pub export_interval_ms: u64,
+    /// Which spans become trace spans, in `RUST_LOG` syntax (independent of the log filter).
+    pub trace_filter: String,
+    /// Report coverage per account too (one series per account and label combination).
+    pub coverage_by_account: bool,
+    /// How often the leader recomputes coverage from the replicated state (a pass over every
+    /// resource).
+    pub census_interval_ms: u64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            export_interval_ms: 60_000,
+            trace_filter: "info".into(),
+            coverage_by_account: false,
+            census_interval_ms: 30_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

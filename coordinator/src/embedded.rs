@@ -99,6 +99,7 @@ impl Embedded {
         }));
 
         let queue = queue.unwrap_or_else(|| Queue::memory(config.queue.clone()));
+        crate::telemetry::observe_node(&node, Some(queue.clone()), &config.telemetry);
         let mut pipeline = Pipeline::start(node.clone(), queue.clone(), config.pipeline.clone(), Some(db.clone()));
         if let Some(path) = db_path {
             let (slot, every) = (db.clone(), Duration::from_secs(2));

@@ -13,5 +13,6 @@ pub mod proposer;
 pub mod raft;
 pub mod state;
 pub mod targets;
+pub mod telemetry;
 
 pub use error::{Error, Result};

@@ -4,11 +4,10 @@ use clap::Parser;
 
 mod cli;
 
-use argus_coordinator::config;
+use argus_coordinator::{config, telemetry};
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.verbose);
     let config = match config::Config::load(args.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -16,11 +15,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match cli::run(args.command, config) {
+    let telemetry = telemetry::init(&config.telemetry, args.verbose, cli::identity(&args.command, &config));
+    let code = match cli::run(args.command, config) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("argus: {e:#}");
             std::process::ExitCode::FAILURE
         }
-    }
+    };
+    // Flushes the last metrics and spans before the process ends.
+    drop(telemetry);
+    code
 }

@@ -177,6 +177,7 @@ impl Node {
         };
         let result = tonic::transport::Server::builder()
             .tcp_nodelay(true)
+            .trace_fn(server_span)
             .add_routes(crate::api::routes_until(&self, stop))
             .add_service(raft::service::server(rpc))
             .serve_with_incoming_shutdown(incoming, shutdown)
@@ -194,6 +195,36 @@ impl ProposeHandler for Node {
     async fn propose(&self, command: Command) -> Result<CommandResult> {
         self.write(command).await
     }
+}
+
+/// A server span for each public API call, joined to the caller's trace when the request
+/// carries one. Raft traffic, health checks and reflection are left untraced: they are
+/// frequent and say nothing about a user's operation.
+fn server_span(request: &tonic::codegen::http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+        return tracing::Span::none();
+    };
+    if !service.starts_with("argus.v1.") {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "grpc.server",
+        otel.name = %format_args!("{service}/{method}"),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+    );
+    let context: Vec<(String, String)> = ["traceparent", "tracestate"]
+        .into_iter()
+        .filter_map(|k| {
+            let v = request.headers().get(k)?.to_str().ok()?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect();
+    argus_worker::telemetry::adopt(&span, &context);
+    span
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod estate;
 pub mod image;
 pub mod nats;
+pub mod otlp;
 pub mod pipeline;
 
 /// `sha256:<hex>` of `data`.

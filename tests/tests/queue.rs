@@ -67,6 +67,7 @@ semantics!(
     max_deliver_stops_redelivery,
     two_fetchers_never_hold_the_same_message_at_once,
     a_full_results_stream_refuses_results_until_one_is_acked,
+    headers_travel_with_jobs_and_results_and_the_queues_own_stay_out,
 );
 
 async fn publish(q: &Queue, id: &str, payload: &'static str) {
@@ -95,6 +96,31 @@ async fn a_published_job_is_fetched_once_and_gone_after_its_ack(q: &Queue) {
         q.publish_job("a.b", "x", "bad shard".into()).await,
         Err(QueueError::InvalidShard(_))
     ));
+}
+
+async fn headers_travel_with_jobs_and_results_and_the_queues_own_stay_out(q: &Queue) {
+    let headers = vec![
+        ("traceparent".to_string(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string()),
+        ("tracestate".to_string(), "argus=1".to_string()),
+    ];
+    q.publish_job_with("acct-1", "job-h/1", "job".into(), &headers).await.unwrap();
+    q.publish_result_with("job-h/1", "result".into(), &headers[..1]).await.unwrap();
+    q.publish_result("job-i/1", "plain".into()).await.unwrap();
+    let mut job = q.jobs().await.unwrap().fetch(1, PATIENCE).await.unwrap();
+    let mut job_headers = job[0].headers.clone();
+    job_headers.sort();
+    assert_eq!(job_headers, headers, "only the application's headers, all of them");
+    job.pop().unwrap().ack().await.unwrap();
+    let results = q.results().await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        got.extend(results.fetch(2, PATIENCE).await.unwrap());
+    }
+    assert_eq!(got[0].headers, headers[..1].to_vec());
+    assert!(got[1].headers.is_empty(), "a message published without headers has none");
+    for d in got {
+        d.ack().await.unwrap();
+    }
 }
 
 async fn results_travel_on_their_own_stream_and_consumer(q: &Queue) {

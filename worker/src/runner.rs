@@ -12,10 +12,11 @@ use argus_proto::Inventory;
 use prost::Message;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use crate::artifact::NoProgress;
 use crate::queue::{self, Delivery, Queue};
+use crate::telemetry::{self, worker_metrics};
 use crate::vulndb::{DbSlot, VulnDb};
 use crate::{matching, observe, scan_target, Error, ScanOptions, TargetKind};
 
@@ -100,6 +101,7 @@ struct Ctx {
     queue: Queue,
     db: DbSlot,
     cfg: RunnerConfig,
+    gauge: Arc<telemetry::WorkerGauge>,
 }
 
 /// Runs jobs from `queue` until `shutdown` completes, then stops fetching, gives running jobs
@@ -112,9 +114,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> queue::Result<RunStats> {
     let consumer = queue.jobs().await?;
+    let gauge = telemetry::register_worker(&cfg.name, cfg.concurrency.max(1), db.clone());
     let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let grace = cfg.shutdown_grace;
-    let ctx = Arc::new(Ctx { queue, db, cfg });
+    let ctx = Arc::new(Ctx { queue, db, cfg, gauge });
     let (stop, stopped) = watch::channel(false);
     let mut tasks: JoinSet<Outcome> = JoinSet::new();
     let mut stats = RunStats::default();
@@ -209,15 +212,48 @@ async fn job(ctx: &Ctx, delivery: Delivery, mut stopped: watch::Receiver<bool>) 
             std::future::pending::<()>().await;
         }
     };
-    tokio::select! {
+    let busy = Busy::start(&ctx.gauge);
+    if delivery.delivered > 1 {
+        let name = opentelemetry::KeyValue::new("worker.name", ctx.cfg.name.clone());
+        worker_metrics().redelivered.add(1, &[name]);
+    }
+    // One scan is one trace: this span continues the scheduler's dispatch span.
+    let span = tracing::info_span!(
+        "scan.job",
+        otel.kind = "consumer",
+        job.id = tracing::field::Empty,
+        job.attempt = tracing::field::Empty,
+        messaging.delivery = delivery.delivered,
+        worker.name = %ctx.cfg.name,
+    );
+    telemetry::adopt(&span, &delivery.headers);
+    let outcome = tokio::select! {
         biased;
-        outcome = handle(ctx, &delivery) => outcome,
+        outcome = handle(ctx, &delivery, &span).instrument(span.clone()) => outcome,
         _ = stop => {
             // Whatever ran in the blocking pool finishes unobserved; its result is never sent.
             nak(&delivery, None).await;
             Outcome::Naked
         }
         _ = heartbeat => unreachable!("the heartbeat never ends"),
+    };
+    drop(busy);
+    outcome
+}
+
+/// Counts a running job in the worker's `busy` gauge for as long as it lives.
+struct Busy<'a>(&'a telemetry::WorkerGauge);
+
+impl<'a> Busy<'a> {
+    fn start(gauge: &'a telemetry::WorkerGauge) -> Self {
+        gauge.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Busy(gauge)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -247,7 +283,7 @@ impl Scanned {
     }
 }
 
-async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
+async fn handle(ctx: &Ctx, delivery: &Delivery, span: &tracing::Span) -> Outcome {
     let job = match ScanJob::decode(delivery.payload.clone()) {
         Ok(job) => job,
         Err(e) => {
@@ -269,7 +305,10 @@ async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
         nak(delivery, Some(ctx.cfg.retry_delay)).await;
         return Outcome::Naked;
     }
+    span.record("job.id", job.job_id.as_str());
+    span.record("job.attempt", job.attempt);
     debug!(job_id = %job.job_id, attempt = job.attempt, delivered = delivery.delivered, "job started");
+    let started = std::time::Instant::now();
     let scanned = match (ctx.cfg.simulate, kind) {
         (Some(pause), _) => {
             tokio::time::sleep(pause).await;
@@ -293,6 +332,14 @@ async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
         ),
     };
     let outcome = scanned.outcome;
+    let attributes = [
+        opentelemetry::KeyValue::new("worker.name", ctx.cfg.name.clone()),
+        opentelemetry::KeyValue::new("job.kind", kind_name(kind)),
+        opentelemetry::KeyValue::new("scan.outcome", outcome_name(outcome)),
+    ];
+    worker_metrics()
+        .scan_duration
+        .record(started.elapsed().as_secs_f64(), &attributes);
     if outcome != ScanOutcome::Succeeded {
         info!(job_id = %job.job_id, attempt = job.attempt, outcome = outcome.as_str_name(), error = %scanned.error, "scan failed");
     }
@@ -307,9 +354,15 @@ async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
         attempt: job.attempt,
         inventory: scanned.inventory,
         scanned_by: ctx.cfg.name.clone(),
+        requested_at: job.requested_at,
     };
     let msg_id = format!("{}/{}", job.job_id, job.attempt);
-    if let Err(e) = ctx.queue.publish_result(&msg_id, result.encode_to_vec().into()).await {
+    let headers = telemetry::inject(span);
+    if let Err(e) = ctx
+        .queue
+        .publish_result_with(&msg_id, result.encode_to_vec().into(), &headers)
+        .await
+    {
         warn!(job_id = %job.job_id, error = %e, "publishing the result failed; the job goes back to the queue");
         nak(delivery, Some(ctx.cfg.retry_delay)).await;
         return Outcome::Naked;
@@ -319,8 +372,19 @@ async fn handle(ctx: &Ctx, delivery: &Delivery) -> Outcome {
         // duplicate the queue drops and ingestion ignores.
         warn!(job_id = %job.job_id, error = %e, "ack after publishing the result failed");
     }
+    worker_metrics().jobs.add(1, &attributes);
     debug!(job_id = %job.job_id, outcome = outcome.as_str_name(), "job done");
     Outcome::Published(outcome)
+}
+
+/// `SCAN`, `REMATCH`: the metric attribute values of job kinds.
+fn kind_name(kind: JobKind) -> &'static str {
+    kind.as_str_name().trim_start_matches("JOB_KIND_")
+}
+
+/// `SUCCEEDED`, `FAILED`, ...: the metric attribute values of outcomes.
+fn outcome_name(outcome: ScanOutcome) -> &'static str {
+    outcome.as_str_name().trim_start_matches("SCAN_OUTCOME_")
 }
 
 /// `<kind>:<target>` with a kind as [`TargetKind`] displays it; anything else is an image
@@ -360,6 +424,7 @@ pub fn outcome_of(err: &Error) -> ScanOutcome {
 }
 
 fn matched(db: &VulnDb, inv: &Inventory) -> Scanned {
+    let _span = tracing::info_span!("scan.match", packages = inv.packages.len()).entered();
     match matching::match_inventory(db, inv) {
         Ok(report) => Scanned {
             outcome: ScanOutcome::Succeeded,
@@ -376,7 +441,9 @@ async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
         return Scanned::failed(ScanOutcome::Failed, "the job names no artifact locator");
     }
     let mut opts = opts.clone();
+    let span = tracing::Span::current();
     let work = tokio::task::spawn_blocking(move || {
+        let _job = span.enter();
         let (kind, target) = parse_locator(&locator);
         opts.kind = Some(kind);
         // A directory walk reports an unreadable root as a warning and an empty inventory; for
@@ -397,9 +464,13 @@ async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
 }
 
 async fn rematch(inventory: Vec<u8>, db: Arc<VulnDb>) -> Scanned {
-    let work = tokio::task::spawn_blocking(move || match observe::decode_inventory(&inventory) {
-        Ok(inv) => matched(&db, &inv),
-        Err(e) => Scanned::failed(ScanOutcome::Failed, e),
+    let span = tracing::Span::current();
+    let work = tokio::task::spawn_blocking(move || {
+        let _job = span.enter();
+        match observe::decode_inventory(&inventory) {
+            Ok(inv) => matched(&db, &inv),
+            Err(e) => Scanned::failed(ScanOutcome::Failed, e),
+        }
     });
     work.await
         .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the re-match crashed: {e}")))

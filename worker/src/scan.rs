@@ -114,7 +114,10 @@ pub fn scan_target(target: &str, opts: &ScanOptions, progress: &dyn Progress) ->
     };
     tracing::debug!(%target, %kind, "scanning");
     if kind == TargetKind::Sbom {
+        let fetch = tracing::info_span!("scan.fetch", artifact.kind = %kind).entered();
         let data = std::fs::read(target).map_err(|e| Error::io(target, e))?;
+        drop(fetch);
+        let _extract = tracing::info_span!("scan.extract").entered();
         if data.len() as u64 > opts.limits.max_file_bytes {
             return Err(Error::limit(
                 target,
@@ -133,6 +136,9 @@ pub fn scan_target(target: &str, opts: &ScanOptions, progress: &dyn Progress) ->
     };
     let path = Path::new(target);
     let mut facts = image::ImageFacts::default();
+    // Reading an image or a tree is where the artifact is fetched (registry pulls, layer
+    // decompression); the extractors run over what was kept.
+    let fetch = tracing::info_span!("scan.fetch", artifact.kind = %kind).entered();
     match kind {
         TargetKind::Dir => dir::read(path, &mut files, progress)?,
         TargetKind::Zip => zip::read(path, &mut files, progress)?,
@@ -141,6 +147,8 @@ pub fn scan_target(target: &str, opts: &ScanOptions, progress: &dyn Progress) ->
         TargetKind::Registry => facts = registry::read_image(target, &platform, &opts.registry, &mut files, progress)?,
         TargetKind::Sbom => unreachable!("handled above"),
     }
+    drop(fetch);
+    let _extract = tracing::info_span!("scan.extract").entered();
     let mut inv = inventory_of(target, files.into_parts(), &extractors, &opts.limits);
     inv.artifact_digest = facts.manifest_digest.or(facts.config_digest);
     inv.platform = facts.platform;

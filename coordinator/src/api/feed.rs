@@ -77,6 +77,7 @@ impl FeedService for FeedApi {
             tx,
             stop: self.stop.clone(),
             complete: complete.clone(),
+            progress: crate::telemetry::instruments::subscribe(after_cursor),
         };
         tokio::spawn(follower.run(first));
         Ok(Response::new(consume(rx, complete)))
@@ -125,6 +126,8 @@ struct Follower {
     stop: Stop,
     /// Set when the subscription ended because it is complete.
     complete: Arc<AtomicBool>,
+    /// The cursor, as the feed-lag metric reads it.
+    progress: Arc<crate::telemetry::instruments::FeedProgress>,
 }
 
 impl Follower {
@@ -158,6 +161,7 @@ impl Follower {
                 self.cursor = cursor;
             }
             self.cursor = self.cursor.max(examined);
+            self.progress.cursor.store(self.cursor, Ordering::Relaxed);
             let head = *self.watch.borrow();
             match next_step(full, self.cursor > before, self.cursor, head, self.backlog_end) {
                 Next::Read => continue,

@@ -8,6 +8,7 @@ use anyhow::Context;
 use argus_coordinator::config::Config;
 use argus_coordinator::node::{shutdown_signal, Node};
 use argus_coordinator::pipeline::{reevaluate, Pipeline};
+use argus_coordinator::telemetry;
 use argus_worker::queue::Queue;
 use argus_worker::vulndb::distribute;
 use clap::Args;
@@ -61,6 +62,7 @@ pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 let queue = Queue::connect_nats(&url, config.queue.clone())
                     .await
                     .with_context(|| format!("connecting to NATS at {url}"))?;
+                telemetry::observe_node(&node, Some(queue.clone()), &config.telemetry);
                 let mut pipeline = Pipeline::start(node.clone(), queue, config.pipeline.clone(), None);
                 let js = distribute::connect(&url)
                     .await
@@ -71,7 +73,10 @@ pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 pipeline.spawn_with_stop(move |stopped| reevaluate::follow_store(n, js, bucket, dir, tick, stopped));
                 Some(pipeline)
             }
-            None => None,
+            None => {
+                telemetry::observe_node(&node, None, &config.telemetry);
+                None
+            }
         };
         info!(node_id = node.id, address = %node.address, pipeline = pipeline.is_some(), "coordinator serving");
         let served = node.serve(listener, shutdown_signal()).await;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use argus_coordinator::config::Config;
+use argus_coordinator::telemetry::Identity;
 
 mod cluster;
 mod coordinator;
@@ -61,19 +62,22 @@ pub enum Command {
     Worker(worker::WorkerArgs),
 }
 
-pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+/// Who this process is, for the telemetry resource.
+pub fn identity(command: &Command, config: &Config) -> Identity {
+    match command {
+        Command::Coordinator(a) => Identity {
+            service: "argus-coordinator",
+            instance: format!("node-{}", a.node_id.unwrap_or(config.coordinator.node_id)),
+        },
+        Command::Worker(a) => Identity {
+            service: "argus-worker",
+            instance: a.name.clone().unwrap_or_else(worker::default_name),
+        },
+        _ => Identity {
+            service: "argus",
+            instance: worker::default_name(),
+        },
+    }
 }
 
 pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {

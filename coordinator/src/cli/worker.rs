@@ -66,7 +66,7 @@ pub struct WorkerArgs {
     pub registry_timeout: u64,
 }
 
-fn default_name() -> String {
+pub fn default_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

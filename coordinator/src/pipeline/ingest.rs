@@ -92,7 +92,7 @@ async fn sleep_or_stop(backoff: &mut Duration, stopped: &mut watch::Receiver<boo
 /// Commits one fetched batch: commands of bounded size, proposed concurrently (the proposer
 /// groups them into few log entries), each acknowledging its own messages once committed.
 async fn ingest(node: &Node, config: &PipelineConfig, deliveries: Vec<Delivery>) {
-    let mut groups: Vec<(Vec<ScanResult>, Vec<Delivery>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     let mut bytes = 0usize;
     for d in deliveries {
         let checked = ScanResult::decode(d.payload.as_ref())
@@ -107,36 +107,81 @@ async fn ingest(node: &Node, config: &PipelineConfig, deliveries: Vec<Delivery>)
                 continue;
             }
         };
+        // The worker's trace goes on here, until the result is committed.
+        let span = tracing::info_span!(
+            "scan.ingest",
+            otel.kind = "consumer",
+            job.id = %result.job_id,
+            job.attempt = result.attempt,
+            messaging.delivery = d.delivered,
+        );
+        argus_worker::telemetry::adopt(&span, &d.headers);
         let size = d.payload.len();
         let full = groups
             .last()
-            .is_none_or(|(results, _)| results.len() >= MAX_SCAN_RESULTS || bytes + size > config.ingest_command_bytes);
+            .is_none_or(|g| g.results.len() >= MAX_SCAN_RESULTS || bytes + size > config.ingest_command_bytes);
         if full {
-            groups.push((Vec::new(), Vec::new()));
+            groups.push(Group::default());
             bytes = 0;
         }
         bytes += size;
-        let (results, ds) = groups.last_mut().expect("pushed");
-        results.push(result);
-        ds.push(d);
+        let g = groups.last_mut().expect("pushed");
+        g.results.push(result);
+        g.deliveries.push(d);
+        g.spans.push(span);
     }
-    join_all(groups.into_iter().map(|(results, ds)| commit(node, results, ds))).await;
+    join_all(groups.into_iter().map(|g| commit(node, g))).await;
 }
 
-async fn commit(node: &Node, results: Vec<ScanResult>, deliveries: Vec<Delivery>) {
+/// Results committed in one command, with their messages and trace spans.
+#[derive(Default)]
+struct Group {
+    results: Vec<ScanResult>,
+    deliveries: Vec<Delivery>,
+    spans: Vec<tracing::Span>,
+}
+
+async fn commit(node: &Node, group: Group) {
+    let Group {
+        results,
+        deliveries,
+        spans,
+    } = group;
+    let requested: Vec<Option<prost_types::Timestamp>> = results.iter().map(|r| r.requested_at).collect();
     let command = Command {
         kind: Some(Cmd::IngestScanResults(IngestScanResultsRequest { results })),
     };
-    match node.write(command).await {
+    // One proposal carries many results; each result's trace shows it as its own commit span.
+    let commits: Vec<tracing::Span> = spans
+        .iter()
+        .map(|s| tracing::info_span!(parent: s, "scan.commit", results = deliveries.len()))
+        .collect();
+    let written = node.write(command).await;
+    drop(commits);
+    match written {
         Ok(r) => match r.kind {
             Some(Res::IngestScanResults(resp)) => {
                 debug!(applied = resp.applied, ignored = resp.ignored, "results committed");
+                record_latency(&requested);
                 ack_all(deliveries).await;
             }
             other => warn!(result = ?other, "unexpected answer to results; they will be redelivered"),
         },
         // Not committed: leave them unacknowledged; the queue delivers them again.
         Err(e) => warn!(error = %e, results = deliveries.len(), "results not committed; they will be redelivered"),
+    }
+}
+
+/// `argus.pipeline.latency` for each committed result: now minus when its artifact needed the
+/// scan. A result delivered again after a lost ack counts again; that is rare and only late.
+fn record_latency(requested: &[Option<prost_types::Timestamp>]) {
+    let now = std::time::SystemTime::now();
+    let histogram = &crate::telemetry::instruments::instruments().latency;
+    for at in requested.iter().flatten() {
+        let Ok(at) = std::time::SystemTime::try_from(*at) else { continue };
+        if let Ok(elapsed) = now.duration_since(at) {
+            histogram.record(elapsed.as_secs_f64(), &[]);
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use futures::StreamExt;
 use prost::Message;
 use prost_types::Timestamp;
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 
 use argus_worker::queue::Queue;
 
@@ -279,11 +279,24 @@ impl Scheduler {
 async fn publish(queue: &Queue, jobs: Vec<ScanJob>) -> Vec<ScanJob> {
     futures::stream::iter(jobs)
         .map(|job| async move {
+            // One scan is one trace, and it starts here: the worker and ingestion continue it
+            // from the context the message headers carry.
+            let span = tracing::info_span!(
+                parent: None,
+                "scan.dispatch",
+                otel.kind = "producer",
+                job.id = %job.job_id,
+                job.attempt = job.attempt,
+                artifact.digest = %job.artifact_digest,
+            );
+            let headers = argus_worker::telemetry::inject(&span);
             let payload = Bytes::from(job.encode_to_vec());
-            match queue
-                .publish_job(&job.shard, &message_id(&job.job_id, job.attempt), payload)
-                .await
-            {
+            let id = message_id(&job.job_id, job.attempt);
+            let published = queue
+                .publish_job_with(&job.shard, &id, payload, &headers)
+                .instrument(span)
+                .await;
+            match published {
                 Ok(()) => None,
                 Err(e) => {
                     warn!(job_id = %job.job_id, attempt = job.attempt, error = %e, "job publish failed; retrying");

@@ -381,6 +381,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let (meta, file) = blocking(move || store.build())
             .await
             .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        crate::telemetry::instruments::snapshot("built");
         Ok(Snapshot {
             meta,
             snapshot: Box::new(tokio::fs::File::from_std(file)),

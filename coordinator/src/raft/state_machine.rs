@@ -213,6 +213,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         })
         .await
         .map_err(|e| io_err(&e))?;
+        crate::telemetry::instruments::snapshot("installed");
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())

@@ -11,6 +11,7 @@ use argus_proto::internal::v1::{
 use argus_proto::v1::{ChangeKind, Finding, FindingChange, IngestScanResultsRequest, SuppressionRule};
 use prost_types::Timestamp;
 
+use super::tally::{self, Tally, Totals};
 use super::{changelog, inventory, keys, reevaluation, scan, schedule, suppression, validate, Txn};
 use crate::error::{Error, Result};
 
@@ -25,12 +26,16 @@ pub(super) struct Ctx<'t> {
     /// Read with the bounds, written back at the end of the apply call when touched.
     counters: PipelineCounters,
     counters_dirty: bool,
+    /// Read with the bounds, written back at the end of the apply call when a finding changed.
+    totals: Totals,
+    totals_dirty: bool,
 }
 
 impl<'t> Ctx<'t> {
     fn new(txn: &'t mut Txn, now: Timestamp) -> Result<Self> {
         let bounds = changelog::read_bounds_txn(txn)?;
         let counters = schedule::read_counters_txn(txn)?;
+        let totals = tally::read_txn(txn)?;
         Ok(Self {
             txn,
             now,
@@ -39,6 +44,8 @@ impl<'t> Ctx<'t> {
             rules: None,
             counters,
             counters_dirty: false,
+            totals,
+            totals_dirty: false,
         })
     }
 
@@ -54,7 +61,16 @@ impl<'t> Ctx<'t> {
 
     /// Stores `finding` and, when `change` is set, appends it to the change log under the next
     /// cursor. Cursors follow apply order, which is log order: identical on every replica.
-    pub fn write_finding(&mut self, finding: &mut Finding, change: Option<ChangeKind>) {
+    /// `before` is what the stored finding counted as (`None` when it is new), for the totals.
+    pub fn write_finding(&mut self, before: Option<Tally>, finding: &mut Finding, change: Option<ChangeKind>) {
+        let after = Tally::of(finding);
+        if before != Some(after) || change.is_some() {
+            self.totals.moved(before, after);
+            if let Some(kind) = change {
+                self.totals.changed(kind);
+            }
+            self.totals_dirty = true;
+        }
         let id = finding.finding_id.clone();
         self.txn.put_record(keys::FINDINGS, id.into_bytes(), finding);
         let Some(kind) = change else { return };
@@ -93,6 +109,9 @@ impl<'t> Ctx<'t> {
     }
 
     fn finish(mut self) {
+        if self.totals_dirty {
+            tally::write(self.txn, &self.totals);
+        }
         if self.counters_dirty {
             schedule::write_counters(self.txn, &mut self.counters);
         }

@@ -82,10 +82,11 @@ pub(super) fn close(ctx: &mut Ctx, finding: &mut Finding) -> bool {
     if !is_open(finding) {
         return false;
     }
+    let before = super::Tally::of(finding);
     finding.status = FindingStatus::Closed as i32;
     finding.suppressed_by.clear();
     finding.updated_at = Some(ctx.now);
-    ctx.write_finding(finding, Some(ChangeKind::Closed));
+    ctx.write_finding(Some(before), finding, Some(ChangeKind::Closed));
     true
 }
 

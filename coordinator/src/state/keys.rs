@@ -27,6 +27,8 @@ pub const PACKAGES: &str = "packages";
 pub const CHANGE_LOG_BOUNDS: &[u8] = b"state.change_log";
 /// Key of the [`PipelineCounters`](argus_proto::internal::v1::PipelineCounters) in `sm_meta`.
 pub const PIPELINE_COUNTERS: &[u8] = b"state.pipeline";
+/// Key of the [`FindingCounters`](argus_proto::internal::v1::FindingCounters) in `sm_meta`.
+pub const FINDING_COUNTERS: &[u8] = b"state.findings";
 
 const SEP: u8 = 0;
 

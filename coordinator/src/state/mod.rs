@@ -22,6 +22,7 @@ mod reevaluation;
 mod scan;
 mod schedule;
 mod suppression;
+mod tally;
 mod txn;
 mod validate;
 mod view;
@@ -40,6 +41,7 @@ use tokio::sync::watch;
 
 use crate::error::Result;
 pub use schedule::{shard_of, SHARDS};
+pub use tally::{Tally, Totals as FindingTotals};
 pub use txn::{PrefixIter, Txn};
 pub use validate::{single_scan_result as validate_scan_result, MAX_SCAN_RESULTS};
 
@@ -222,6 +224,22 @@ impl State {
     /// (zstd-compressed JSON).
     pub fn artifact_inventory(&self, digest: &str) -> Result<Option<Vec<u8>>> {
         view::View::new(&self.db).get(keys::INVENTORIES, digest.as_bytes())
+    }
+
+    /// Calls `f` with every resource, removed ones included, from one consistent snapshot.
+    pub fn for_each_resource(&self, mut f: impl FnMut(&v1::Resource)) -> Result<()> {
+        let view = view::View::new(&self.db);
+        for item in view.iter_from(keys::RESOURCES, b"") {
+            let (_, value) = item?;
+            let r: v1::Resource = records::decode(keys::RESOURCES, &value)?;
+            f(&r);
+        }
+        Ok(())
+    }
+
+    /// Findings by type, status, severity, fix and exploit, and change events by kind.
+    pub fn finding_totals(&self) -> Result<FindingTotals> {
+        tally::read(&view::View::new(&self.db))
     }
 
     pub fn pipeline_counters(&self) -> Result<PipelineCounters> {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use argus_proto::internal::v1::{ArtifactSchedule, ChangeLogBounds, PipelineCounters};
+use argus_proto::internal::v1::{ArtifactSchedule, ChangeLogBounds, FindingCounters, PipelineCounters};
 use argus_proto::v1;
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
@@ -30,6 +30,7 @@ impl Record for v1::SuppressionRule {}
 impl Record for ChangeLogBounds {}
 impl Record for ArtifactSchedule {}
 impl Record for PipelineCounters {}
+impl Record for FindingCounters {}
 
 impl Record for v1::Account {
     fn encode_canonical(&mut self, buf: &mut Vec<u8>) {

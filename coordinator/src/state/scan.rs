@@ -13,7 +13,7 @@ use argus_proto::v1::{
 
 use super::apply::Ctx;
 use super::filter::time_key;
-use super::{findings, keys, reevaluation, schedule, suppression};
+use super::{findings, keys, reevaluation, schedule, suppression, Tally};
 use crate::error::Result;
 
 pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<IngestScanResultsResponse> {
@@ -167,21 +167,22 @@ fn reconcile_findings(
                     keys::by_resource(&resource.resource_id, id),
                     Vec::new(),
                 );
-                ctx.write_finding(&mut new, Some(kind));
+                ctx.write_finding(None, &mut new, Some(kind));
                 out.findings_created += 1;
             }
             Some(old) if !findings::is_open(&old) => {
                 new.first_observed_at = old.first_observed_at;
                 new.updated_at = Some(ctx.now);
                 suppression::judge(&rules, &mut new);
-                ctx.write_finding(&mut new, Some(ChangeKind::Reopened));
+                ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(ChangeKind::Reopened));
                 out.findings_reopened += 1;
             }
             Some(mut old) if findings::same_observation(&old, &new) => {
                 // A refresh: the finding is still there and says the same; no change event.
+                let before = Tally::of(&old);
                 old.last_observed_at = result.scanned_at;
                 old.db_version = result.db_version.clone();
-                ctx.write_finding(&mut old, None);
+                ctx.write_finding(Some(before), &mut old, None);
             }
             Some(old) => {
                 new.first_observed_at = old.first_observed_at;
@@ -192,7 +193,7 @@ fn reconcile_findings(
                 } else {
                     ChangeKind::Updated
                 };
-                ctx.write_finding(&mut new, Some(kind));
+                ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(kind));
                 out.findings_updated += 1;
             }
         }

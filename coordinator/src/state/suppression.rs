@@ -10,7 +10,7 @@ use argus_proto::v1::{
 };
 
 use super::apply::Ctx;
-use super::{filter, findings, keys, records, Txn};
+use super::{filter, findings, keys, records, Tally, Txn};
 use crate::error::Result;
 
 pub(super) fn load_rules(txn: &Txn) -> Result<Vec<SuppressionRule>> {
@@ -93,6 +93,7 @@ fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
         if !findings::is_open(&f) {
             continue;
         }
+        let before = Tally::of(&f);
         let was_suppressed = f.status == suppressed;
         let was_by = std::mem::take(&mut f.suppressed_by);
         let now_suppressed = judge(&rules, &mut f);
@@ -108,11 +109,11 @@ fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
             (true, true) if f.suppressed_by != was_by => ChangeKind::Suppressed,
             _ => continue,
         };
-        touched.push((f, kind));
+        touched.push((before, f, kind));
     }
-    for (mut f, kind) in touched {
+    for (before, mut f, kind) in touched {
         f.updated_at = Some(ctx.now);
-        ctx.write_finding(&mut f, Some(kind));
+        ctx.write_finding(Some(before), &mut f, Some(kind));
     }
     Ok((newly_suppressed, restored))
 }

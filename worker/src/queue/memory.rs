@@ -61,6 +61,7 @@ struct Stored {
     subject: String,
     msg_id: String,
     payload: Bytes,
+    headers: crate::telemetry::Headers,
     delivered: u32,
     state: State,
 }
@@ -175,7 +176,14 @@ impl MemoryQueue {
         &self.shared.cfg
     }
 
-    pub(super) fn publish(&self, which: Which, subject: String, msg_id: &str, payload: Bytes) -> Result<()> {
+    pub(super) fn publish(
+        &self,
+        which: Which,
+        subject: String,
+        msg_id: &str,
+        payload: Bytes,
+        headers: &[(String, String)],
+    ) -> Result<()> {
         let log = self.shared.log(which);
         let now = Instant::now();
         {
@@ -200,6 +208,7 @@ impl MemoryQueue {
                     subject,
                     msg_id: msg_id.to_string(),
                     payload,
+                    headers: headers.to_vec(),
                     delivered: 0,
                     state: State::Ready,
                 },
@@ -264,6 +273,7 @@ impl MemoryConsumer {
                         subject: m.subject.clone(),
                         delivered: m.delivered,
                         msg_id: m.msg_id.clone(),
+                        headers: m.headers.clone(),
                         ticket: super::Ticket::Memory(Ticket {
                             shared: self.shared.clone(),
                             which: self.which,

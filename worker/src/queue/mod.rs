@@ -199,19 +199,43 @@ impl Queue {
 
     /// Publishes a job under `argus.jobs.<shard>`; returns once the queue has stored it.
     pub async fn publish_job(&self, shard: &str, msg_id: &str, payload: Bytes) -> Result<()> {
+        self.publish_job_with(shard, msg_id, payload, &[]).await
+    }
+
+    /// [`Queue::publish_job`] with message headers (the trace context), delivered with it.
+    pub async fn publish_job_with(
+        &self,
+        shard: &str,
+        msg_id: &str,
+        payload: Bytes,
+        headers: &[(String, String)],
+    ) -> Result<()> {
         let subject = job_subject(shard)?;
-        match self {
-            Queue::Memory(q) => q.publish(Which::Jobs, subject, msg_id, payload),
-            Queue::Nats(q) => q.publish(Which::Jobs, subject, msg_id, payload).await,
-        }
+        self.publish(Which::Jobs, subject, msg_id, payload, headers).await
     }
 
     /// Publishes a result under `argus.results`; returns once the queue has stored it.
     pub async fn publish_result(&self, msg_id: &str, payload: Bytes) -> Result<()> {
+        self.publish_result_with(msg_id, payload, &[]).await
+    }
+
+    /// [`Queue::publish_result`] with message headers (the trace context), delivered with it.
+    pub async fn publish_result_with(&self, msg_id: &str, payload: Bytes, headers: &[(String, String)]) -> Result<()> {
         let subject = RESULTS_SUBJECT.to_string();
+        self.publish(Which::Results, subject, msg_id, payload, headers).await
+    }
+
+    async fn publish(
+        &self,
+        which: Which,
+        subject: String,
+        msg_id: &str,
+        payload: Bytes,
+        headers: &[(String, String)],
+    ) -> Result<()> {
         match self {
-            Queue::Memory(q) => q.publish(Which::Results, subject, msg_id, payload),
-            Queue::Nats(q) => q.publish(Which::Results, subject, msg_id, payload).await,
+            Queue::Memory(q) => q.publish(which, subject, msg_id, payload, headers),
+            Queue::Nats(q) => q.publish(which, subject, msg_id, payload, headers).await,
         }
     }
 
@@ -293,6 +317,8 @@ pub struct Delivery {
     pub delivered: u32,
     /// The id it was published with.
     pub msg_id: String,
+    /// The headers it was published with, other than the queue's own.
+    pub headers: crate::telemetry::Headers,
     pub(crate) ticket: Ticket,
 }
 

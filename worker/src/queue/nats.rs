@@ -188,13 +188,23 @@ impl NatsQueue {
 
     /// Publishes with `Nats-Msg-Id`, retrying through outages for `retry_for`: a retry of a
     /// publish that did get stored is a duplicate the stream drops.
-    pub(super) async fn publish(&self, which: Which, subject: String, msg_id: &str, payload: Bytes) -> Result<()> {
+    pub(super) async fn publish(
+        &self,
+        which: Which,
+        subject: String,
+        msg_id: &str,
+        payload: Bytes,
+        headers: &[(String, String)],
+    ) -> Result<()> {
         let deadline = Instant::now() + self.inner.cfg.retry_for;
         let mut backoff = Duration::from_millis(25);
         loop {
             let mut publish = Publish::build().payload(payload.clone());
             if !msg_id.is_empty() {
                 publish = publish.message_id(msg_id);
+            }
+            for (name, value) in headers {
+                publish = publish.header(name.as_str(), value.as_str());
             }
             let attempt = async {
                 let ack = self.inner.js.send_publish(subject.clone(), publish).await?;
@@ -263,6 +273,14 @@ impl NatsQueue {
             .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
             .map(|v| v.to_string())
             .unwrap_or_default();
+        // The application's headers; the server's and the client's own (`Nats-*`) stay out.
+        let headers = message
+            .headers
+            .iter()
+            .flat_map(|h| h.iter())
+            .filter(|(name, _)| !AsRef::<str>::as_ref(*name).starts_with("Nats-"))
+            .flat_map(|(name, values)| values.iter().map(move |v| (name.to_string(), v.to_string())))
+            .collect();
         let reply = message
             .reply
             .clone()
@@ -273,6 +291,7 @@ impl NatsQueue {
             subject: message.subject.to_string(),
             delivered: u32::try_from(delivered).unwrap_or(u32::MAX),
             msg_id,
+            headers,
             ticket: super::Ticket::Nats(Ticket {
                 client: self.inner.client.clone(),
                 reply,

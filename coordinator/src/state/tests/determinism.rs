@@ -7,6 +7,7 @@ use argus_proto::internal::v1::{CompactChangeLog, SetCoverage};
 use argus_proto::v1::{
     Coverage, CoverageReason, CoverageStatus, DeleteSuppressionRuleRequest, FindingFilter, ScanOutcome, Severity,
 };
+use argus_proto::v1::ChangeKind;
 use proptest::prelude::*;
 
 use super::*;
@@ -148,6 +149,29 @@ proptest! {
             f.propose(now, vec![command(op)]);
             prop_assert!(f.dump() == once, "re-applying {:?} changed the state", op);
         }
+    }
+
+    /// The finding totals the metrics read equal a recount over the stored findings, and the
+    /// change counts equal the change log's, whatever happened to the findings.
+    #[test]
+    fn finding_totals_always_equal_a_recount(ops in proptest::collection::vec(op(), 1..30)) {
+        let f = open();
+        for (i, op) in ops.iter().enumerate() {
+            if !matches!(op, Op::Compact(..)) {
+                f.propose(1000 + i as i64, vec![command(op)]);
+            }
+        }
+        let mut recount = crate::state::FindingTotals::default();
+        let view = crate::state::view::View::new(&f.state.db);
+        for item in view.iter_from(crate::state::keys::FINDINGS, b"") {
+            let (_, value) = item.unwrap();
+            let finding: Finding = crate::state::records::decode(crate::state::keys::FINDINGS, &value).unwrap();
+            recount.moved(None, crate::state::Tally::of(&finding));
+        }
+        for change in f.changes() {
+            recount.changed(ChangeKind::try_from(change.kind).unwrap());
+        }
+        prop_assert_eq!(f.state.finding_totals().unwrap(), recount);
     }
 
     /// Cursors are 1, 2, 3, ... in apply order with nothing skipped (before compaction).
