@@ -34,6 +34,7 @@ pub struct Point {
 pub struct HistogramPoint {
     pub metric: String,
     pub service: String,
+    pub instance: String,
     pub count: u64,
     pub sum: f64,
     pub time_unix_nano: u64,
@@ -98,6 +99,7 @@ impl MetricsService for Sink {
                                 r.histograms.push(HistogramPoint {
                                     metric: m.name.clone(),
                                     service: service.clone(),
+                                    instance: instance.clone(),
                                     count: p.count,
                                     sum: p.sum.unwrap_or(0.0),
                                     time_unix_nano: p.time_unix_nano,
@@ -162,7 +164,15 @@ pub struct Receiver {
     /// `http://127.0.0.1:<port>`, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub endpoint: String,
     sink: Sink,
-    _runtime: tokio::runtime::Runtime,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Receiver {
@@ -173,21 +183,27 @@ impl Receiver {
             .build()
             .unwrap();
         let sink = Sink::default();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))))
-            .unwrap();
+        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        runtime.spawn(
-            tonic::transport::Server::builder()
-                .add_service(MetricsServiceServer::new(sink.clone()))
-                .add_service(TraceServiceServer::new(sink.clone()))
-                .serve_with_incoming(incoming),
-        );
+        let server = {
+            let sink = sink.clone();
+            async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                tonic::transport::Server::builder()
+                    .add_service(MetricsServiceServer::new(sink.clone()))
+                    .add_service(TraceServiceServer::new(sink))
+                    .serve_with_incoming(incoming)
+                    .await
+            }
+        };
+        // Spawned, not blocked on: the receiver may be started from inside a test's runtime.
+        runtime.spawn(server);
         Receiver {
             endpoint: format!("http://{addr}"),
             sink,
-            _runtime: runtime,
+            runtime: Some(runtime),
         }
     }
 
@@ -196,36 +212,35 @@ impl Receiver {
         self.sink.0.lock().unwrap().metric_exports
     }
 
-    /// The newest point of every series of `metric` (one per service instance and attribute
-    /// set).
+    /// The points of `metric` from each process's newest export of it: a series the process
+    /// no longer reports (a coverage reason no resource has any more) is not in it.
     pub fn latest(&self, metric: &str) -> Vec<Point> {
         let r = self.sink.0.lock().unwrap();
-        let mut newest: BTreeMap<(String, BTreeMap<String, String>), Point> = BTreeMap::new();
+        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
         for p in r.points.iter().filter(|p| p.metric == metric) {
-            let key = (p.instance.clone(), p.attributes.clone());
-            match newest.get(&key) {
-                Some(q) if q.time_unix_nano >= p.time_unix_nano => {}
-                _ => {
-                    newest.insert(key, p.clone());
-                }
-            }
+            let t = newest.entry(&p.instance).or_default();
+            *t = (*t).max(p.time_unix_nano);
         }
-        newest.into_values().collect()
+        r.points
+            .iter()
+            .filter(|p| p.metric == metric && newest.get(p.instance.as_str()) == Some(&p.time_unix_nano))
+            .cloned()
+            .collect()
     }
 
-    /// The newest totals of histogram `metric`, per service.
+    /// The series of histogram `metric` from each process's newest export of it.
     pub fn latest_histogram(&self, metric: &str) -> Vec<HistogramPoint> {
         let r = self.sink.0.lock().unwrap();
-        let mut newest: BTreeMap<String, HistogramPoint> = BTreeMap::new();
+        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
         for p in r.histograms.iter().filter(|p| p.metric == metric) {
-            match newest.get(&p.service) {
-                Some(q) if q.time_unix_nano >= p.time_unix_nano => {}
-                _ => {
-                    newest.insert(p.service.clone(), p.clone());
-                }
-            }
+            let t = newest.entry(&p.instance).or_default();
+            *t = (*t).max(p.time_unix_nano);
         }
-        newest.into_values().collect()
+        r.histograms
+            .iter()
+            .filter(|p| p.metric == metric && newest.get(p.instance.as_str()) == Some(&p.time_unix_nano))
+            .cloned()
+            .collect()
     }
 
     /// The newest value of `metric`, summed over its series and grouped by `attribute`.

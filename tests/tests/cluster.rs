@@ -1,14 +1,14 @@
 //! Coordinator clusters of real `argus coordinator` processes on loopback: leader crashes,
 //! learners catching up by snapshot, and the feed resumed on another node.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_coordinator::client::Client;
 use argus_proto::v1::{
     FindingChange, FindingFilter, FindingStatus, IngestScanResultsRequest, ListFindingsRequest, ListResourcesRequest,
-    PutResourcesRequest, ResourceFilter, SubscribeRequest, TriggerSnapshotRequest,
+    PutResourcesRequest, ResourceFilter, SubscribeRequest,
 };
 use argus_tests::cluster::{all_findings, Cluster};
 use argus_tests::estate::{image, scan};

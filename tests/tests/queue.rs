@@ -100,11 +100,18 @@ async fn a_published_job_is_fetched_once_and_gone_after_its_ack(q: &Queue) {
 
 async fn headers_travel_with_jobs_and_results_and_the_queues_own_stay_out(q: &Queue) {
     let headers = vec![
-        ("traceparent".to_string(), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string()),
+        (
+            "traceparent".to_string(),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+        ),
         ("tracestate".to_string(), "argus=1".to_string()),
     ];
-    q.publish_job_with("acct-1", "job-h/1", "job".into(), &headers).await.unwrap();
-    q.publish_result_with("job-h/1", "result".into(), &headers[..1]).await.unwrap();
+    q.publish_job_with("acct-1", "job-h/1", "job".into(), &headers)
+        .await
+        .unwrap();
+    q.publish_result_with("job-h/1", "result".into(), &headers[..1])
+        .await
+        .unwrap();
     q.publish_result("job-i/1", "plain".into()).await.unwrap();
     let mut job = q.jobs().await.unwrap().fetch(1, PATIENCE).await.unwrap();
     let mut job_headers = job[0].headers.clone();
@@ -117,7 +124,10 @@ async fn headers_travel_with_jobs_and_results_and_the_queues_own_stay_out(q: &Qu
         got.extend(results.fetch(2, PATIENCE).await.unwrap());
     }
     assert_eq!(got[0].headers, headers[..1].to_vec());
-    assert!(got[1].headers.is_empty(), "a message published without headers has none");
+    assert!(
+        got[1].headers.is_empty(),
+        "a message published without headers has none"
+    );
     for d in got {
         d.ack().await.unwrap();
     }

@@ -178,7 +178,9 @@ fn record_latency(requested: &[Option<prost_types::Timestamp>]) {
     let now = std::time::SystemTime::now();
     let histogram = &crate::telemetry::instruments::instruments().latency;
     for at in requested.iter().flatten() {
-        let Ok(at) = std::time::SystemTime::try_from(*at) else { continue };
+        let Ok(at) = std::time::SystemTime::try_from(*at) else {
+            continue;
+        };
         if let Ok(elapsed) = now.duration_since(at) {
             histogram.record(elapsed.as_secs_f64(), &[]);
         }

@@ -49,7 +49,12 @@ pub struct TypeCensus {
     pub oldest_scan: Option<i64>,
 }
 
-fn name<E: Copy>(value: i32, decode: impl Fn(i32) -> Option<E>, text: impl Fn(E) -> &'static str, prefix: &str) -> String {
+fn name<E: Copy>(
+    value: i32,
+    decode: impl Fn(i32) -> Option<E>,
+    text: impl Fn(E) -> &'static str,
+    prefix: &str,
+) -> String {
     decode(value)
         .map(|e| text(e).trim_start_matches(prefix).to_string())
         .unwrap_or_else(|| format!("{value}"))
@@ -80,8 +85,17 @@ pub fn take_census(state: &State, by_account: bool) -> crate::Result<Census> {
             |e| e.as_str_name(),
             "COVERAGE_",
         );
-        let reason = name(coverage.reason, |v| CoverageReason::try_from(v).ok(), |e| e.as_str_name(), "");
-        let account = if by_account { r.account_id.clone() } else { String::new() };
+        let reason = name(
+            coverage.reason,
+            |v| CoverageReason::try_from(v).ok(),
+            |e| e.as_str_name(),
+            "",
+        );
+        let account = if by_account {
+            r.account_id.clone()
+        } else {
+            String::new()
+        };
         *census
             .resources
             .entry([rtype.clone(), r.region.clone(), status, reason, account])
@@ -106,6 +120,10 @@ struct Observed {
     census: Mutex<Option<Census>>,
     /// Jobs and results queues, as last asked.
     backlog: Mutex<Option<(Backlog, Backlog)>>,
+    /// Every coverage series reported so far. The SDK keeps exporting a series' last value
+    /// once it was observed, so one that empties (no resource has that reason any more) must
+    /// be observed as 0 rather than left out.
+    seen: Mutex<std::collections::BTreeSet<[String; 5]>>,
 }
 
 impl Observed {
@@ -144,6 +162,7 @@ pub fn observe_node(node: &Arc<Node>, queue: Option<Queue>, config: &TelemetryCo
         config: config.clone(),
         census: Mutex::new(None),
         backlog: Mutex::new(None),
+        seen: Mutex::new(Default::default()),
     });
     registry()
         .lock()
@@ -232,7 +251,7 @@ fn with_counters(n: &Observed, f: impl FnOnce(&argus_proto::internal::v1::Pipeli
 
 /// Findings matching `keep`, summed by severity.
 fn by_severity(t: &crate::state::FindingTotals, keep: impl Fn(&crate::state::Tally) -> bool) -> BTreeMap<i32, u64> {
-    let mut out = BTreeMap::new();
+    let mut out: BTreeMap<i32, u64> = SEVERITIES.iter().map(|s| (*s as i32, 0)).collect();
     for (k, n) in t.findings.iter().filter(|(k, _)| keep(k)) {
         *out.entry(k.severity).or_default() += n;
     }
@@ -247,6 +266,14 @@ fn observe_by_severity(o: Observer, counts: BTreeMap<i32, u64>) {
 
 const ACTIVE: i32 = FindingStatus::Active as i32;
 
+const SEVERITIES: [Severity; 5] = [
+    Severity::Critical,
+    Severity::High,
+    Severity::Medium,
+    Severity::Low,
+    Severity::Untriaged,
+];
+
 fn register_instruments() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
@@ -259,29 +286,45 @@ fn register_instruments() {
 }
 
 fn coverage_instruments(m: &Meter) {
-    gauge(m, "argus.coverage.resources", "{resource}", "Live resources by type, region and coverage", |n, o| {
-        with_census(n, |c| {
-            for ([rtype, region, status, reason, account], count) in &c.resources {
-                let mut attributes = vec![
-                    KeyValue::new("resource.type", rtype.clone()),
-                    KeyValue::new("cloud.region", region.clone()),
-                    KeyValue::new("coverage.status", status.clone()),
-                    KeyValue::new("coverage.reason", reason.clone()),
-                ];
-                if n.config.coverage_by_account {
-                    attributes.push(KeyValue::new("cloud.account.id", account.clone()));
+    gauge(
+        m,
+        "argus.coverage.resources",
+        "{resource}",
+        "Live resources by type, region and coverage",
+        |n, o| {
+            with_census(n, |c| {
+                let mut seen = n.seen.lock().unwrap_or_else(|e| e.into_inner());
+                seen.extend(c.resources.keys().cloned());
+                for key in seen.iter() {
+                    let count = c.resources.get(key).copied().unwrap_or(0);
+                    let [rtype, region, status, reason, account] = key;
+                    let mut attributes = vec![
+                        KeyValue::new("resource.type", rtype.clone()),
+                        KeyValue::new("cloud.region", region.clone()),
+                        KeyValue::new("coverage.status", status.clone()),
+                        KeyValue::new("coverage.reason", reason.clone()),
+                    ];
+                    if n.config.coverage_by_account {
+                        attributes.push(KeyValue::new("cloud.account.id", account.clone()));
+                    }
+                    o.observe(count, &attributes);
                 }
-                o.observe(*count, &attributes);
-            }
-        })
-    });
-    gauge(m, "argus.coverage.never_scanned", "{resource}", "Live resources never scanned", |n, o| {
-        with_census(n, |c| {
-            for (rtype, t) in &c.by_type {
-                o.observe(t.never_scanned, &[KeyValue::new("resource.type", rtype.clone())]);
-            }
-        })
-    });
+            })
+        },
+    );
+    gauge(
+        m,
+        "argus.coverage.never_scanned",
+        "{resource}",
+        "Live resources never scanned",
+        |n, o| {
+            with_census(n, |c| {
+                for (rtype, t) in &c.by_type {
+                    o.observe(t.never_scanned, &[KeyValue::new("resource.type", rtype.clone())]);
+                }
+            })
+        },
+    );
     m.f64_observable_gauge("argus.coverage.ratio")
         .with_unit("1")
         .with_description("Covered (ACTIVE) over all live resources, per type")
@@ -289,7 +332,11 @@ fn coverage_instruments(m: &Meter) {
             each(|n| {
                 with_census(n, |c| {
                     for (rtype, t) in &c.by_type {
-                        let ratio = if t.total == 0 { 0.0 } else { t.covered as f64 / t.total as f64 };
+                        let ratio = if t.total == 0 {
+                            0.0
+                        } else {
+                            t.covered as f64 / t.total as f64
+                        };
                         o.observe(ratio, &[KeyValue::new("resource.type", rtype.clone())]);
                     }
                 })
@@ -300,12 +347,18 @@ fn coverage_instruments(m: &Meter) {
         .with_unit("s")
         .with_description("Age of the oldest last scan among scanned live resources, per type")
         .with_callback(|o| {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs() as i64;
             each(|n| {
                 with_census(n, |c| {
                     for (rtype, t) in &c.by_type {
                         if let Some(oldest) = t.oldest_scan {
-                            o.observe((now - oldest).max(0) as f64, &[KeyValue::new("resource.type", rtype.clone())]);
+                            o.observe(
+                                (now - oldest).max(0) as f64,
+                                &[KeyValue::new("resource.type", rtype.clone())],
+                            );
                         }
                     }
                 })
@@ -320,95 +373,182 @@ fn coverage_instruments(m: &Meter) {
 }
 
 fn finding_instruments(m: &Meter) {
-    gauge(m, "argus.findings.active", "{finding}", "ACTIVE findings by severity and type", |n, o| {
-        with_totals(n, |t| {
-            let mut counts: BTreeMap<(i32, i32), u64> = BTreeMap::new();
-            for (k, c) in t.findings.iter().filter(|(k, _)| k.status == ACTIVE) {
-                *counts.entry((k.severity, k.r#type)).or_default() += c;
-            }
-            for ((severity, ftype), c) in counts {
-                let ftype = name(ftype, |v| FindingType::try_from(v).ok(), |e| e.as_str_name(), "");
-                o.observe(
-                    c,
-                    &[
-                        KeyValue::new("finding.severity", severity_name(severity)),
-                        KeyValue::new("finding.type", ftype),
-                    ],
-                );
-            }
-        })
-    });
-    gauge(m, "argus.findings.suppressed", "{finding}", "SUPPRESSED findings by severity", |n, o| {
-        with_totals(n, |t| {
-            observe_by_severity(o, by_severity(t, |k| k.status == FindingStatus::Suppressed as i32))
-        })
-    });
-    gauge(m, "argus.findings.fix_available", "{finding}", "ACTIVE findings with a fix", |n, o| {
-        with_totals(n, |t| observe_by_severity(o, by_severity(t, |k| k.status == ACTIVE && k.fix)))
-    });
-    gauge(m, "argus.findings.kev", "{finding}", "ACTIVE findings known to be exploited", |n, o| {
-        with_totals(n, |t| observe_by_severity(o, by_severity(t, |k| k.status == ACTIVE && k.exploit)))
-    });
-    counter(m, "argus.findings.changes", "{change}", "Finding changes by kind", |n, o| {
-        with_totals(n, |t| {
-            for kind in [
-                ChangeKind::Created,
-                ChangeKind::Updated,
-                ChangeKind::Closed,
-                ChangeKind::Suppressed,
-                ChangeKind::Reopened,
-            ] {
-                let label = kind.as_str_name().trim_start_matches("CHANGE_KIND_");
-                o.observe(t.change_count(kind), &[KeyValue::new("change.kind", label)]);
-            }
-        })
-    });
+    gauge(
+        m,
+        "argus.findings.active",
+        "{finding}",
+        "ACTIVE findings by severity and type",
+        |n, o| {
+            with_totals(n, |t| {
+                // Every severity and type, zeros included: a series once reported keeps its last
+                // value in the SDK until it is observed again.
+                let mut counts: BTreeMap<(i32, i32), u64> = BTreeMap::new();
+                for severity in SEVERITIES {
+                    for ftype in [FindingType::PackageVulnerability, FindingType::NetworkReachability] {
+                        counts.insert((severity as i32, ftype as i32), 0);
+                    }
+                }
+                for (k, c) in t.findings.iter().filter(|(k, _)| k.status == ACTIVE) {
+                    *counts.entry((k.severity, k.r#type)).or_default() += c;
+                }
+                for ((severity, ftype), c) in counts {
+                    let ftype = name(ftype, |v| FindingType::try_from(v).ok(), |e| e.as_str_name(), "");
+                    o.observe(
+                        c,
+                        &[
+                            KeyValue::new("finding.severity", severity_name(severity)),
+                            KeyValue::new("finding.type", ftype),
+                        ],
+                    );
+                }
+            })
+        },
+    );
+    gauge(
+        m,
+        "argus.findings.suppressed",
+        "{finding}",
+        "SUPPRESSED findings by severity",
+        |n, o| {
+            with_totals(n, |t| {
+                observe_by_severity(o, by_severity(t, |k| k.status == FindingStatus::Suppressed as i32))
+            })
+        },
+    );
+    gauge(
+        m,
+        "argus.findings.fix_available",
+        "{finding}",
+        "ACTIVE findings with a fix",
+        |n, o| {
+            with_totals(n, |t| {
+                observe_by_severity(o, by_severity(t, |k| k.status == ACTIVE && k.fix))
+            })
+        },
+    );
+    gauge(
+        m,
+        "argus.findings.kev",
+        "{finding}",
+        "ACTIVE findings known to be exploited",
+        |n, o| {
+            with_totals(n, |t| {
+                observe_by_severity(o, by_severity(t, |k| k.status == ACTIVE && k.exploit))
+            })
+        },
+    );
+    counter(
+        m,
+        "argus.findings.changes",
+        "{change}",
+        "Finding changes by kind",
+        |n, o| {
+            with_totals(n, |t| {
+                for kind in [
+                    ChangeKind::Created,
+                    ChangeKind::Updated,
+                    ChangeKind::Closed,
+                    ChangeKind::Suppressed,
+                    ChangeKind::Reopened,
+                ] {
+                    let label = kind.as_str_name().trim_start_matches("CHANGE_KIND_");
+                    o.observe(t.change_count(kind), &[KeyValue::new("change.kind", label)]);
+                }
+            })
+        },
+    );
 }
 
 fn pipeline_instruments(m: &Meter) {
-    gauge(m, "argus.pipeline.artifacts", "{artifact}", "Distinct artifacts tracked", |n, o| {
-        with_counters(n, |c| o.observe(c.artifacts, &[]))
-    });
-    gauge(m, "argus.pipeline.artifacts.failed", "{artifact}", "Artifacts whose last job failed", |n, o| {
-        with_counters(n, |c| o.observe(c.failed, &[]))
-    });
-    gauge(m, "argus.pipeline.jobs.in_flight", "{job}", "Jobs dispatched and without a result", |n, o| {
-        with_counters(n, |c| o.observe(c.in_flight, &[]))
-    });
-    counter(m, "argus.pipeline.jobs.dispatched", "{job}", "Job attempts recorded and published", |n, o| {
-        with_counters(n, |c| o.observe(c.jobs_dispatched, &[]))
-    });
-    counter(m, "argus.pipeline.jobs.retried", "{job}", "Attempts after the first", |n, o| {
-        with_counters(n, |c| o.observe(c.jobs_retried, &[]))
-    });
-    counter(m, "argus.pipeline.results.applied", "{result}", "Results that changed the state", |n, o| {
-        with_counters(n, |c| o.observe(c.results_applied, &[]))
-    });
-    counter(m, "argus.pipeline.reevaluations", "{run}", "Re-evaluations started", |n, o| {
-        with_counters(n, |c| o.observe(c.reevaluations, &[]))
-    });
-    gauge(m, "argus.pipeline.reevaluation.rematched", "{artifact}", "Artifacts the latest re-evaluation queued", |n, o| {
-        with_counters(n, |c| {
-            if !c.reevaluated_db_version.is_empty() {
-                let version = KeyValue::new("vulndb.version", c.reevaluated_db_version.clone());
-                o.observe(c.reevaluation_rematched, &[version]);
+    gauge(
+        m,
+        "argus.pipeline.artifacts",
+        "{artifact}",
+        "Distinct artifacts tracked",
+        |n, o| with_counters(n, |c| o.observe(c.artifacts, &[])),
+    );
+    gauge(
+        m,
+        "argus.pipeline.artifacts.failed",
+        "{artifact}",
+        "Artifacts whose last job failed",
+        |n, o| with_counters(n, |c| o.observe(c.failed, &[])),
+    );
+    gauge(
+        m,
+        "argus.pipeline.jobs.in_flight",
+        "{job}",
+        "Jobs dispatched and without a result",
+        |n, o| with_counters(n, |c| o.observe(c.in_flight, &[])),
+    );
+    counter(
+        m,
+        "argus.pipeline.jobs.dispatched",
+        "{job}",
+        "Job attempts recorded and published",
+        |n, o| with_counters(n, |c| o.observe(c.jobs_dispatched, &[])),
+    );
+    counter(
+        m,
+        "argus.pipeline.jobs.retried",
+        "{job}",
+        "Attempts after the first",
+        |n, o| with_counters(n, |c| o.observe(c.jobs_retried, &[])),
+    );
+    counter(
+        m,
+        "argus.pipeline.results.applied",
+        "{result}",
+        "Results that changed the state",
+        |n, o| with_counters(n, |c| o.observe(c.results_applied, &[])),
+    );
+    counter(
+        m,
+        "argus.pipeline.reevaluations",
+        "{run}",
+        "Re-evaluations started",
+        |n, o| with_counters(n, |c| o.observe(c.reevaluations, &[])),
+    );
+    gauge(
+        m,
+        "argus.pipeline.reevaluation.rematched",
+        "{artifact}",
+        "Artifacts the latest re-evaluation queued",
+        |n, o| {
+            with_counters(n, |c| {
+                if !c.reevaluated_db_version.is_empty() {
+                    let version = KeyValue::new("vulndb.version", c.reevaluated_db_version.clone());
+                    o.observe(c.reevaluation_rematched, &[version]);
+                }
+            })
+        },
+    );
+    gauge(
+        m,
+        "argus.pipeline.jobs.queued",
+        "{job}",
+        "Jobs in the queue not delivered yet",
+        |n, o| {
+            if n.leader().is_some() {
+                if let Some((jobs, _)) = *n.backlog.lock().unwrap_or_else(|e| e.into_inner()) {
+                    o.observe(jobs.waiting, &[]);
+                }
             }
-        })
-    });
-    gauge(m, "argus.pipeline.jobs.queued", "{job}", "Jobs in the queue not delivered yet", |n, o| {
-        if n.leader().is_some() {
-            if let Some((jobs, _)) = *n.backlog.lock().unwrap_or_else(|e| e.into_inner()) {
-                o.observe(jobs.waiting, &[]);
+        },
+    );
+    gauge(
+        m,
+        "argus.pipeline.results.queued",
+        "{result}",
+        "Results waiting for ingestion",
+        |n, o| {
+            if n.leader().is_some() {
+                if let Some((_, results)) = *n.backlog.lock().unwrap_or_else(|e| e.into_inner()) {
+                    o.observe(results.waiting + results.unacked, &[]);
+                }
             }
-        }
-    });
-    gauge(m, "argus.pipeline.results.queued", "{result}", "Results waiting for ingestion", |n, o| {
-        if n.leader().is_some() {
-            if let Some((_, results)) = *n.backlog.lock().unwrap_or_else(|e| e.into_inner()) {
-                o.observe(results.waiting + results.unacked, &[]);
-            }
-        }
-    });
+        },
+    );
 }
 
 fn raft_instruments(m: &Meter) {
@@ -436,30 +576,48 @@ fn raft_instruments(m: &Meter) {
             o.observe(index.unwrap_or(0), &[KeyValue::new("raft.index", which)]);
         }
     });
-    gauge(m, "argus.raft.replication.lag", "{entry}", "Entries a follower has not matched", |n, o| {
-        let Some(node) = n.node.upgrade() else { return };
-        let metrics = node.raft.metrics();
-        let m = metrics.borrow();
-        let (Some(replication), Some(last)) = (m.replication.as_ref(), m.last_log_index) else {
-            return;
-        };
-        for (follower, matched) in replication.iter() {
-            if *follower == node.id {
-                continue;
+    gauge(
+        m,
+        "argus.raft.replication.lag",
+        "{entry}",
+        "Entries a follower has not matched",
+        |n, o| {
+            let Some(node) = n.node.upgrade() else { return };
+            let metrics = node.raft.metrics();
+            let m = metrics.borrow();
+            let (Some(replication), Some(last)) = (m.replication.as_ref(), m.last_log_index) else {
+                return;
+            };
+            for (follower, matched) in replication.iter() {
+                if *follower == node.id {
+                    continue;
+                }
+                let lag = last.saturating_sub(matched.map_or(0, |l| l.index));
+                o.observe(lag, &[KeyValue::new("raft.follower", follower.to_string())]);
             }
-            let lag = last.saturating_sub(matched.map_or(0, |l| l.index));
-            o.observe(lag, &[KeyValue::new("raft.follower", follower.to_string())]);
-        }
-    });
-    gauge(m, "argus.feed.subscribers", "{subscriber}", "Open Subscribe streams", |n, o| {
-        if n.node.upgrade().is_some() {
-            o.observe(feed_positions().0, &[]);
-        }
-    });
-    gauge(m, "argus.feed.lag", "{change}", "Most committed changes a subscriber has not been sent", |n, o| {
-        let Some(node) = n.node.upgrade() else { return };
-        let head = *node.state.watch_cursor().borrow();
-        let lag = feed_positions().1.map_or(0, |lowest| head.saturating_sub(lowest));
-        o.observe(lag, &[]);
-    });
+        },
+    );
+    gauge(
+        m,
+        "argus.feed.subscribers",
+        "{subscriber}",
+        "Open Subscribe streams",
+        |n, o| {
+            if n.node.upgrade().is_some() {
+                o.observe(feed_positions().0, &[]);
+            }
+        },
+    );
+    gauge(
+        m,
+        "argus.feed.lag",
+        "{change}",
+        "Most committed changes a subscriber has not been sent",
+        |n, o| {
+            let Some(node) = n.node.upgrade() else { return };
+            let head = *node.state.watch_cursor().borrow();
+            let lag = feed_positions().1.map_or(0, |lowest| head.saturating_sub(lowest));
+            o.observe(lag, &[]);
+        },
+    );
 }

@@ -78,10 +78,10 @@ fn env_set(names: &[&str]) -> bool {
 pub fn init(config: &TelemetryConfig, verbose: u8, who: Identity) -> Telemetry {
     let configured = config.otlp_endpoint.as_deref().is_some_and(|e| !e.trim().is_empty());
     let disabled = std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-    let metrics_on = !disabled
-        && (configured || env_set(&["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]));
-    let traces_on = !disabled
-        && (configured || env_set(&["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]));
+    let metrics_on =
+        !disabled && (configured || env_set(&["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]));
+    let traces_on =
+        !disabled && (configured || env_set(&["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]));
 
     let mut telemetry = Telemetry {
         meters: None,
@@ -142,7 +142,10 @@ pub fn init(config: &TelemetryConfig, verbose: u8, who: Identity) -> Telemetry {
         .with_filter(log_filter);
     let otel = tracer.map(|t| {
         let spans = EnvFilter::try_new(&config.trace_filter).unwrap_or_else(|e| {
-            eprintln!("argus: telemetry.trace_filter {:?}: {e}; using \"info\"", config.trace_filter);
+            eprintln!(
+                "argus: telemetry.trace_filter {:?}: {e}; using \"info\"",
+                config.trace_filter
+            );
             EnvFilter::new("info")
         });
         tracing_opentelemetry::layer().with_tracer(t).with_filter(spans)

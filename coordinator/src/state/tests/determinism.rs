@@ -4,10 +4,10 @@ use std::time::Instant;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
 use argus_proto::internal::v1::{CompactChangeLog, SetCoverage};
+use argus_proto::v1::ChangeKind;
 use argus_proto::v1::{
     Coverage, CoverageReason, CoverageStatus, DeleteSuppressionRuleRequest, FindingFilter, ScanOutcome, Severity,
 };
-use argus_proto::v1::ChangeKind;
 use proptest::prelude::*;
 
 use super::*;
