@@ -279,3 +279,87 @@ async fn t01_an_embedded_instance_exports_what_the_api_says_and_one_trace_per_sc
     assert_eq!(server.parent_span_id, "00f067aa0ba902b7");
     assert!(receiver.metric_exports() > 0);
 }
+
+/// The same pipeline across processes: three `argus coordinator`s, an `argus worker` and
+/// nats-server, all exporting to the receiver (configured in the shared configuration file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t02_one_trace_spans_coordinator_and_worker_processes_and_only_the_leader_reports_coverage() {
+    use argus_proto::v1::PutResourcesRequest;
+    use argus_tests::cluster::Cluster;
+    use argus_tests::nats::NatsServer;
+    use argus_tests::pipeline::{host_dirs, host_resource, Workers};
+
+    let receiver = Receiver::start();
+    let nats = NatsServer::start();
+    let rest = format!(
+        "[pipeline]\nnats_url = \"{}\"\ntick_ms = 100\n[telemetry]\notlp_endpoint = \"{}\"\n\
+         export_interval_ms = 300\ncensus_interval_ms = 200\n",
+        nats.url(),
+        receiver.endpoint
+    );
+    let cluster = Cluster::start_with(3, "", &rest).await;
+    let leader = cluster.wait_leader(None).await;
+    let db = demo_db(cluster.dir.path());
+    let config = cluster.config.to_str().unwrap().to_string();
+    let _workers = Workers::start(1, cluster.dir.path(), &nats.url(), &db, &["--config", &config]);
+    let resources = host_dirs(cluster.dir.path(), 2)
+        .iter()
+        .map(|d| host_resource(d, "100000000001"))
+        .collect();
+    let req = PutResourcesRequest { resources };
+    cluster
+        .client()
+        .retry(|c| {
+            let r = req.clone();
+            async move { c.inventory().put_resources(r).await }
+        })
+        .await
+        .unwrap();
+
+    let trace = eventually("a complete scan trace", async || one_scan_trace(&receiver.spans())).await;
+    assert_eq!(span(&trace, "scan.dispatch").service, "argus-coordinator");
+    assert_eq!(span(&trace, "scan.job").service, "argus-worker");
+    assert_eq!(span(&trace, "scan.match").service, "argus-worker");
+    assert_eq!(span(&trace, "scan.commit").service, "argus-coordinator");
+    assert_eq!(
+        span(&trace, "scan.job").parent_span_id,
+        span(&trace, "scan.dispatch").span_id,
+        "the worker continues the coordinator's trace through NATS"
+    );
+    assert_eq!(
+        span(&trace, "scan.ingest").parent_span_id,
+        span(&trace, "scan.job").span_id,
+        "ingestion continues the worker's trace through NATS"
+    );
+
+    // Coverage comes from the leader alone; every coordinator reports its Raft position.
+    eventually("both resources covered in the metrics", async || {
+        let got = nonzero(receiver.sum_by("argus.coverage.resources", "coverage.reason"));
+        (got.get("SUCCESSFUL") == Some(&2.0))
+            .then_some(())
+            .ok_or(format!("{got:?}"))
+    })
+    .await;
+    let reporters: std::collections::BTreeSet<String> = receiver
+        .latest("argus.coverage.resources")
+        .into_iter()
+        .map(|p| p.instance)
+        .collect();
+    assert_eq!(
+        reporters,
+        [format!("node-{leader}")].into(),
+        "only the leader reports coverage"
+    );
+    let nodes = eventually("every coordinator reports its term", async || {
+        let nodes: std::collections::BTreeSet<String> = receiver
+            .latest("argus.raft.term")
+            .into_iter()
+            .map(|p| p.instance)
+            .collect();
+        (nodes.len() == 3).then_some(nodes.clone()).ok_or(format!("{nodes:?}"))
+    })
+    .await;
+    assert!(nodes.contains(&format!("node-{leader}")));
+    let leaders: f64 = receiver.latest("argus.raft.is_leader").iter().map(|p| p.value).sum();
+    assert_eq!(leaders, 1.0);
+}
