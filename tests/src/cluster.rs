@@ -9,7 +9,8 @@ use argus_coordinator::client::Client;
 use std::collections::BTreeMap;
 
 use argus_proto::v1::{
-    AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest, ListFindingsRequest, Node,
+    AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, Finding, InitClusterRequest, ListFindingsRequest,
+    Node,
 };
 
 use crate::{argus_bin, free_port, port_open, wait_for, write_file, ChildGuard};
@@ -257,10 +258,9 @@ impl Cluster {
     }
 }
 
-/// Every finding on one node, by id (its status), via ListFindings pages; a finding listed
-/// twice fails the test.
-pub async fn all_findings(client: &Client) -> BTreeMap<String, i32> {
-    let mut out = BTreeMap::new();
+/// Every finding on one node, through ListFindings pages, in listing order.
+pub async fn every_finding(client: &Client) -> Vec<Finding> {
+    let mut out = Vec::new();
     let mut token = String::new();
     loop {
         let req = ListFindingsRequest {
@@ -275,16 +275,23 @@ pub async fn all_findings(client: &Client) -> BTreeMap<String, i32> {
             })
             .await
             .unwrap();
-        for f in page.findings {
-            assert!(
-                out.insert(f.finding_id.clone(), f.status).is_none(),
-                "finding {} listed twice",
-                f.finding_id
-            );
-        }
+        out.extend(page.findings);
         if page.next_page_token.is_empty() {
             return out;
         }
         token = page.next_page_token;
     }
+}
+
+/// Every finding on one node, by id (its status); a finding listed twice fails the test.
+pub async fn all_findings(client: &Client) -> BTreeMap<String, i32> {
+    let mut out = BTreeMap::new();
+    for f in every_finding(client).await {
+        assert!(
+            out.insert(f.finding_id.clone(), f.status).is_none(),
+            "finding {} listed twice",
+            f.finding_id
+        );
+    }
+    out
 }

@@ -159,6 +159,21 @@ impl TraceService for Sink {
     }
 }
 
+/// The items `key` selects (giving their process and export time) that belong to each
+/// process's newest export.
+fn newest_export<T: Clone>(items: &[T], key: impl Fn(&T) -> Option<(&str, u64)>) -> Vec<T> {
+    let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+    for (instance, time) in items.iter().filter_map(&key) {
+        let t = newest.entry(instance).or_default();
+        *t = (*t).max(time);
+    }
+    items
+        .iter()
+        .filter(|i| key(i).is_some_and(|(instance, time)| newest.get(instance) == Some(&time)))
+        .cloned()
+        .collect()
+}
+
 /// A running receiver; stops when dropped.
 pub struct Receiver {
     /// `http://127.0.0.1:<port>`, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -216,31 +231,17 @@ impl Receiver {
     /// no longer reports (a coverage reason no resource has any more) is not in it.
     pub fn latest(&self, metric: &str) -> Vec<Point> {
         let r = self.sink.0.lock().unwrap();
-        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
-        for p in r.points.iter().filter(|p| p.metric == metric) {
-            let t = newest.entry(&p.instance).or_default();
-            *t = (*t).max(p.time_unix_nano);
-        }
-        r.points
-            .iter()
-            .filter(|p| p.metric == metric && newest.get(p.instance.as_str()) == Some(&p.time_unix_nano))
-            .cloned()
-            .collect()
+        newest_export(&r.points, |p| {
+            (p.metric == metric).then_some((p.instance.as_str(), p.time_unix_nano))
+        })
     }
 
     /// The series of histogram `metric` from each process's newest export of it.
     pub fn latest_histogram(&self, metric: &str) -> Vec<HistogramPoint> {
         let r = self.sink.0.lock().unwrap();
-        let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
-        for p in r.histograms.iter().filter(|p| p.metric == metric) {
-            let t = newest.entry(&p.instance).or_default();
-            *t = (*t).max(p.time_unix_nano);
-        }
-        r.histograms
-            .iter()
-            .filter(|p| p.metric == metric && newest.get(p.instance.as_str()) == Some(&p.time_unix_nano))
-            .cloned()
-            .collect()
+        newest_export(&r.histograms, |p| {
+            (p.metric == metric).then_some((p.instance.as_str(), p.time_unix_nano))
+        })
     }
 
     /// The newest value of `metric`, summed over its series and grouped by `attribute`.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use argus_coordinator::client::Client;
 use argus_proto::v1::{FindingStatus, ListCoverageRequest, ListFindingsRequest};
+use argus_tests::cluster::every_finding;
 use argus_tests::otlp::{Receiver, Span};
 use argus_tests::pipeline::{demo_db, demo_dir};
 use argus_tests::{argus_bin, free_port, wait_for, write_file, ChildGuard};
@@ -52,35 +53,15 @@ async fn coverage_by_reason(client: &Client) -> BTreeMap<String, f64> {
     }
 }
 
-/// ACTIVE findings by severity name, through ListFindings pages.
+/// ACTIVE findings by severity name.
 async fn active_by_severity(client: &Client) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    let mut token = String::new();
-    loop {
-        let req = ListFindingsRequest {
-            page_size: 1000,
-            page_token: token.clone(),
-            ..Default::default()
-        };
-        let page = client
-            .retry(|c| {
-                let r = req.clone();
-                async move { c.findings().list_findings(r).await }
-            })
-            .await
-            .unwrap();
-        for f in page
-            .findings
-            .iter()
-            .filter(|f| f.status == FindingStatus::Active as i32)
-        {
+    for f in every_finding(client).await {
+        if f.status == FindingStatus::Active as i32 {
             *out.entry(f.severity().as_str_name().to_string()).or_default() += 1.0;
         }
-        if page.next_page_token.is_empty() {
-            return out;
-        }
-        token = page.next_page_token;
     }
+    out
 }
 
 /// Series reported as 0 are series that emptied: the same as absent.
