@@ -129,6 +129,9 @@ pub struct CoordinatorConfig {
     /// Leader heartbeat interval; also openraft's timeout for one AppendEntries round trip.
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time in this range starts an election.
+    /// openraft first lets the old leader's lease run out (`election_timeout_max_ms`), so a
+    /// dead leader is replaced after `max + [min, max)` of silence: 0.9–1.2 s by default, which
+    /// is still six heartbeats or more, so a busy follower does not depose a live leader.
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
     /// Build a snapshot (and purge the log behind it) after this many applied entries.
@@ -165,8 +168,8 @@ impl Default for CoordinatorConfig {
             advertise: None,
             data_dir: PathBuf::from("argus-data"),
             heartbeat_ms: 150,
-            election_timeout_min_ms: 600,
-            election_timeout_max_ms: 1200,
+            election_timeout_min_ms: 300,
+            election_timeout_max_ms: 600,
             snapshot_every_entries: 20_000,
             snapshot_keep_log_entries: 1000,
             snapshot_chunk_bytes: 4 << 20,

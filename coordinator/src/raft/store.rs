@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode, Options, DB};
+use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode, Options, DB};
 
 use crate::error::{Error, Result};
 use crate::state;
@@ -81,6 +81,22 @@ fn cf_options(name: &str) -> Options {
     } else {
         opts.set_compression_type(DBCompressionType::Lz4);
         opts.set_bottommost_compression_type(DBCompressionType::Zstd);
+        // Level 1 instead of zstd's default 3: with dynamic level sizes most data is compacted
+        // into the bottom level soon, so this compressor runs on nearly every byte ingested and
+        // was 8 % of a leader's CPU under ingestion; level 1 compresses about twice as fast for
+        // a slightly larger store. (-14 and the zeros are RocksDB's defaults.)
+        opts.set_bottommost_compression_options(-14, 1, 0, 0, true);
+        // Applying a scan result looks up every reported finding id, and for new findings (most
+        // of them during an initial scan) the answer is "absent". Without filters each such miss
+        // searches the memtable and reads an index and a data block of every level; profiling a
+        // follower under ingestion put 28 % of its CPU there. A Bloom filter per table (10
+        // bits per key, ~1 % false positives, ~1.2 MiB per million keys) and one over the
+        // memtable answer most misses without touching a block.
+        let mut table = BlockBasedOptions::default();
+        table.set_bloom_filter(10.0, false);
+        opts.set_block_based_table_factory(&table);
+        opts.set_memtable_prefix_bloom_ratio(0.05);
+        opts.set_memtable_whole_key_filtering(true);
     }
     opts
 }

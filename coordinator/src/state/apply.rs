@@ -12,7 +12,7 @@ use argus_proto::v1::{ChangeKind, Finding, FindingChange, IngestScanResultsReque
 use prost_types::Timestamp;
 
 use super::tally::{self, Tally, Totals};
-use super::{changelog, inventory, keys, reevaluation, scan, schedule, suppression, validate, Txn};
+use super::{changelog, inventory, keys, records, reevaluation, scan, schedule, suppression, validate, Txn};
 use crate::error::{Error, Result};
 
 /// Everything one apply call's commands share.
@@ -72,8 +72,10 @@ impl<'t> Ctx<'t> {
             self.totals_dirty = true;
         }
         let id = finding.finding_id.clone();
-        self.txn.put_record(keys::FINDINGS, id.into_bytes(), finding);
-        let Some(kind) = change else { return };
+        let Some(kind) = change else {
+            self.txn.put_record(keys::FINDINGS, id.into_bytes(), finding);
+            return;
+        };
         let cursor = self.bounds.next;
         self.bounds.next += 1;
         self.bounds_dirty = true;
@@ -81,11 +83,11 @@ impl<'t> Ctx<'t> {
             cursor,
             kind: kind as i32,
             changed_at: Some(self.now),
-            finding: Some(std::mem::take(finding)),
+            finding: None,
         };
-        self.txn
-            .put_record(keys::CHANGES, keys::change(cursor).to_vec(), &mut record);
-        *finding = record.finding.take().expect("put back");
+        let (stored, logged) = records::encode_finding_and_change(finding, &mut record);
+        self.txn.put(keys::FINDINGS, id.into_bytes(), stored);
+        self.txn.put(keys::CHANGES, keys::change(cursor).to_vec(), logged);
     }
 
     /// The suppression rules in name order, read once per apply and re-read after a rule change.

@@ -73,11 +73,15 @@ impl Record for v1::FindingChange {
 }
 
 fn encode_nested<R: Record>(tag: u32, msg: &mut R, buf: &mut Vec<u8>) {
-    let mut inner = Vec::new();
+    let mut inner = Vec::with_capacity(msg.encoded_len());
     msg.encode_canonical(&mut inner);
+    append_nested(tag, &inner, buf);
+}
+
+fn append_nested(tag: u32, encoded: &[u8], buf: &mut Vec<u8>) {
     encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(inner.len() as u64, buf);
-    buf.extend_from_slice(&inner);
+    encode_varint(encoded.len() as u64, buf);
+    buf.extend_from_slice(encoded);
 }
 
 fn encode_string_field(tag: u32, s: &str, buf: &mut Vec<u8>) {
@@ -105,10 +109,25 @@ fn field_len(s: &str) -> usize {
 
 /// The stored bytes of `record`.
 pub fn encode<R: Record>(record: &mut R) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(256);
+    // Sized up front: findings embed their resource, and growing the buffer while nested
+    // messages are appended showed up as reallocation and copying when applying scan results.
+    let mut buf = Vec::with_capacity(record.encoded_len() + 16);
     buf.push(RECORD_VERSION);
     record.encode_canonical(&mut buf);
     buf
+}
+
+/// The stored bytes of a finding and of the change-log entry that carries it, encoding the
+/// finding once: the same bytes as `encode` of each, since a change embeds its finding as
+/// field 4 in canonical form.
+pub fn encode_finding_and_change(finding: &mut v1::Finding, change: &mut v1::FindingChange) -> (Vec<u8>, Vec<u8>) {
+    debug_assert!(change.finding.is_none(), "the finding is passed separately");
+    let stored = encode(finding);
+    let mut logged = Vec::with_capacity(change.encoded_len() + stored.len() + 16);
+    logged.push(RECORD_VERSION);
+    change.encode_canonical(&mut logged);
+    append_nested(4, &stored[1..], &mut logged);
+    (stored, logged)
 }
 
 pub fn decode<R: Record>(cf: &'static str, bytes: &[u8]) -> Result<R> {
@@ -131,6 +150,31 @@ pub fn decode<R: Record>(cf: &'static str, bytes: &[u8]) -> Result<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finding_encoded_once_for_its_record_and_its_change_gives_the_same_bytes() {
+        let mut finding = v1::Finding {
+            finding_id: "f1".into(),
+            title: "CVE-2024-1 in openssl".into(),
+            resource: Some(v1::Resource {
+                resource_id: "i-1".into(),
+                tags: HashMap::from([("b".into(), "2".into()), ("a".into(), "1".into())]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut change = v1::FindingChange {
+            cursor: 7,
+            kind: v1::ChangeKind::Created as i32,
+            ..Default::default()
+        };
+        let (stored, logged) = encode_finding_and_change(&mut finding, &mut change);
+        assert_eq!(stored, encode(&mut finding.clone()));
+        change.finding = Some(finding);
+        assert_eq!(logged, encode(&mut change));
+        let back: v1::FindingChange = decode("changes", &logged).unwrap();
+        assert_eq!(back.finding.unwrap().resource.unwrap().tags.len(), 2);
+    }
 
     #[test]
     fn tag_maps_encode_identically_whatever_the_insertion_order() {
