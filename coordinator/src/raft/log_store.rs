@@ -3,11 +3,16 @@
 //! Every method that writes awaits its RocksDB write before returning, and openraft calls them
 //! one at a time (`&mut self`), so writes reach RocksDB in the order openraft issued them; the
 //! blocking calls run on tokio's blocking pool, never on the executor threads.
+//!
+//! The newest entries are also kept decoded in memory ([`Recent`]): the leader reads each entry
+//! back once per follower and once to apply it, a follower once to apply it, and decoding a
+//! megabyte proposal every time was a visible share of both.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -25,11 +30,81 @@ const KEY_LAST_PURGED: &[u8] = b"last_purged";
 
 type StorageResult<T> = std::result::Result<T, StorageError<NodeId>>;
 
-/// The log store. Clones share the database; a clone serves as the log reader replication
-/// tasks use.
+/// Most bytes (encoded) of entries kept decoded in memory.
+const RECENT_BYTES: usize = 32 << 20;
+
+/// The log store. Clones share the database and the recent entries; a clone serves as the log
+/// reader replication tasks use.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    recent: Arc<Mutex<Recent>>,
+}
+
+/// The newest durable entries, consecutive, decoded. It only ever holds entries that are also
+/// in RocksDB, so a read it cannot answer in full goes to RocksDB and gets the same entries.
+#[derive(Default)]
+struct Recent {
+    entries: VecDeque<(Entry<TypeConfig>, usize)>,
+    bytes: usize,
+}
+
+impl Recent {
+    fn first_index(&self) -> Option<u64> {
+        self.entries.front().map(|(e, _)| e.log_id.index)
+    }
+
+    /// Adds entries just made durable. A gap (after a truncation or a snapshot install) starts
+    /// over, since the kept entries must stay consecutive.
+    fn push(&mut self, entries: Vec<(Entry<TypeConfig>, usize)>) {
+        if let (Some((last, _)), Some((next, _))) = (self.entries.back(), entries.first()) {
+            if last.log_id.index + 1 != next.log_id.index {
+                self.clear();
+            }
+        }
+        for (entry, size) in entries {
+            self.bytes += size;
+            self.entries.push_back((entry, size));
+        }
+        while self.bytes > RECENT_BYTES && self.entries.len() > 1 {
+            let (_, size) = self.entries.pop_front().expect("non-empty");
+            self.bytes -= size;
+        }
+    }
+
+    /// Entries `[start, end)` when every one of them is here.
+    fn get(&self, start: u64, end: Option<u64>) -> Option<Vec<Entry<TypeConfig>>> {
+        let first = self.first_index()?;
+        let last = self.entries.back()?.0.log_id.index;
+        let end = end.unwrap_or(last + 1);
+        if start < first || end > last + 1 {
+            return None;
+        }
+        let from = (start - first) as usize;
+        let to = (end.max(start) - first) as usize;
+        Some(self.entries.range(from..to).map(|(e, _)| e.clone()).collect())
+    }
+
+    /// Forgets entries from `index` on (a truncation).
+    fn truncate(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|(e, _)| e.log_id.index >= index) {
+            let (_, size) = self.entries.pop_back().expect("non-empty");
+            self.bytes -= size;
+        }
+    }
+
+    /// Forgets entries up to and including `index` (a purge).
+    fn purge(&mut self, index: u64) {
+        while self.entries.front().is_some_and(|(e, _)| e.log_id.index <= index) {
+            let (_, size) = self.entries.pop_front().expect("non-empty");
+            self.bytes -= size;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
 }
 
 impl LogStore {
@@ -39,7 +114,10 @@ impl LogStore {
                 return Err(Error::Raft(format!("column family {cf} is not open")));
             }
         }
-        Ok(LogStore { db })
+        Ok(LogStore {
+            db,
+            recent: Default::default(),
+        })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T>
@@ -164,6 +242,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&e) => Some(e),
             Bound::Unbounded => None,
         };
+        if let Some(entries) = self.recent.lock().expect("recent entries lock").get(start, end) {
+            return Ok(entries);
+        }
         self.run(move |db| read_range(db, start, end)).await.map_err(read_err)
     }
 }
@@ -226,9 +307,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: Send,
     {
         let mut encoded = Vec::new();
+        let mut decoded = Vec::new();
         for entry in entries {
             let bytes = codec::encode(&entry).map_err(|e| StorageIOError::write_log_entry(entry.log_id, &e))?;
             encoded.push((entry.log_id.index, bytes));
+            decoded.push(entry);
         }
         debug_assert!(
             encoded.windows(2).all(|w| w[0].0 + 1 == w[1].0),
@@ -246,11 +329,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
                 let mut opts = WriteOptions::default();
                 opts.set_sync(true);
-                Ok(db.write_opt(batch, &opts)?)
+                db.write_opt(batch, &opts)?;
+                Ok(encoded.into_iter().map(|(_, bytes)| bytes.len()).collect::<Vec<_>>())
             })
             .await;
         match res {
-            Ok(()) => {
+            Ok(sizes) => {
+                // After the write: the recent entries are a copy of what is durable, never ahead.
+                self.recent
+                    .lock()
+                    .expect("recent entries lock")
+                    .push(decoded.into_iter().zip(sizes).collect());
                 callback.log_io_completed(Ok(()));
                 Ok(())
             }
@@ -263,7 +352,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         // Synced so that entries this node dropped as conflicting cannot come back after a
-        // crash and be mistaken for the ones that replace them.
+        // crash and be mistaken for the ones that replace them. The in-memory copies go first,
+        // so no reader is served an entry that is being deleted.
+        self.recent.lock().expect("recent entries lock").truncate(log_id.index);
         self.run(move |db| {
             let mut batch = WriteBatch::default();
             delete_from(db, &mut batch, log_id.index);
@@ -277,6 +368,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         let marker = codec::encode(&log_id).map_err(write_err)?;
+        self.recent.lock().expect("recent entries lock").purge(log_id.index);
         // Not synced: purging only happens behind a snapshot that is already durable, so a purge
         // lost in a crash merely keeps entries that are no longer needed. The purge point and
         // the deletion are one batch, so the log state never claims a purge that did not happen.

@@ -11,6 +11,8 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use argus_proto::internal::v1::{Proposal, ProposalResponse};
 use prost::Message;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -33,16 +35,17 @@ openraft::declare_raft_types!(
 
 /// One log entry's application payload: a group of commands proposed together. It travels and
 /// is stored as protobuf bytes, so the replicated log shares its schema (and its evolution
-/// rules) with the API.
+/// rules) with the API. Shared, not copied: openraft clones entries to replicate and apply
+/// them, and a proposal can hold a megabyte of scan results.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Request(pub Proposal);
+pub struct Request(pub Arc<Proposal>);
 
 /// What applying a [`Request`] answered, one result per command.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reply(pub ProposalResponse);
 
 macro_rules! serde_as_protobuf {
-    ($wrapper:ident, $message:ty) => {
+    ($wrapper:ident, $message:ty, $wrap:expr) => {
         impl Serialize for $wrapper {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_bytes(&self.0.encode_to_vec())
@@ -53,15 +56,15 @@ macro_rules! serde_as_protobuf {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let bytes = serde_bytes_buf::deserialize(d)?;
                 <$message>::decode(bytes.as_slice())
-                    .map($wrapper)
+                    .map(|m| $wrapper($wrap(m)))
                     .map_err(serde::de::Error::custom)
             }
         }
     };
 }
 
-serde_as_protobuf!(Request, Proposal);
-serde_as_protobuf!(Reply, ProposalResponse);
+serde_as_protobuf!(Request, Proposal, Arc::new);
+serde_as_protobuf!(Reply, ProposalResponse, std::convert::identity);
 
 /// Runs blocking storage work (RocksDB calls, file IO, applying) on tokio's blocking pool so it
 /// never stalls the executor threads that drive Raft and the API. A panic in `f` becomes an error.

@@ -73,18 +73,18 @@ fn normal(term: u64, index: u64) -> Entry<TypeConfig> {
     };
     Entry {
         log_id: log_id(term, 1, index),
-        payload: EntryPayload::Normal(Request(Proposal {
+        payload: EntryPayload::Normal(Request(Arc::new(Proposal {
             now: None,
             commands: vec![command],
-        })),
+        }))),
     }
 }
 
 fn empty_proposal() -> Request {
-    Request(Proposal {
+    Request(Arc::new(Proposal {
         now: None,
         commands: Vec::new(),
-    })
+    }))
 }
 
 /// Writes `records` random keys and values of random sizes into the state column families,
