@@ -41,10 +41,12 @@ impl Node {
     pub async fn start(config: CoordinatorConfig) -> Result<Arc<Node>> {
         let data = &config.data_dir;
         std::fs::create_dir_all(data).map_err(|e| Error::io(data, e))?;
-        let db = raft::store::open(&data.join("db"))?;
+        raft::backup::check_no_interrupted_restore(data)?;
+        let db = raft::store::open(&data.join(raft::DB_DIR))?;
         let state = Arc::new(State::new(db.clone())?);
         let log_store = raft::log_store::LogStore::new(db.clone())?;
-        let state_machine = raft::state_machine::StateMachine::open(db.clone(), state.clone(), data.join("snapshots"))?;
+        let state_machine =
+            raft::state_machine::StateMachine::open(db.clone(), state.clone(), data.join(raft::SNAPSHOT_DIR))?;
         let raft_config = openraft::Config {
             cluster_name: "argus".into(),
             heartbeat_interval: config.heartbeat_ms,

@@ -10,12 +10,15 @@ use argus_proto::internal::v1::ChangeLogBounds;
 use argus_proto::v1::cluster_service_client::ClusterServiceClient;
 use argus_proto::v1::cluster_service_server::ClusterService;
 use argus_proto::v1::{
-    AddLearnerRequest, AddLearnerResponse, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest,
-    InitClusterResponse, MemberStatus, NodeRole, PromoteRequest, PromoteResponse, RemoveNodeRequest,
-    RemoveNodeResponse, TriggerSnapshotRequest, TriggerSnapshotResponse,
+    AddLearnerRequest, AddLearnerResponse, BackupChunk, BackupRequest, ClusterStatusRequest, ClusterStatusResponse,
+    InitClusterRequest, InitClusterResponse, MemberStatus, NodeRole, PromoteRequest, PromoteResponse,
+    RemoveNodeRequest, RemoveNodeResponse, TriggerSnapshotRequest, TriggerSnapshotResponse,
 };
+use futures::stream::{BoxStream, StreamExt};
 use openraft::error::{ChangeMembershipError, ClientWriteError, Fatal, InitializeError, RaftError};
-use openraft::{BasicNode, ChangeMembers, RaftMetrics, ServerState, StoredMembership};
+use openraft::metrics::WaitError;
+use openraft::{BasicNode, ChangeMembers, LogId, RaftMetrics, ServerState, Snapshot, StoredMembership};
+use tokio::io::AsyncReadExt;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
@@ -24,11 +27,19 @@ use tracing::info;
 use super::read;
 use crate::error::Error;
 use crate::node::{Node, MAX_MESSAGE_BYTES};
-use crate::raft::NodeId;
+use crate::raft::{NodeId, Raft, TypeConfig};
 
 /// Marks an admin request relayed by a follower, so that the receiver does not relay it again
 /// (two nodes that each believe the other leads would otherwise bounce it between them).
 pub const FORWARDED_METADATA: &str = "argus-forwarded";
+
+/// How long a backup waits for the snapshot it asked for; building one is a pass over the
+/// whole state.
+const BACKUP_BUILD_WAIT: Duration = Duration::from_secs(600);
+/// Bounds on one backup chunk: the configured snapshot chunk size, within what a gRPC message
+/// may carry.
+const BACKUP_CHUNK_MIN: u64 = 64 << 10;
+const BACKUP_CHUNK_MAX: u64 = (MAX_MESSAGE_BYTES / 2) as u64;
 
 /// How long InitCluster waits for the first leader before answering.
 const INIT_LEADER_WAIT: Duration = Duration::from_secs(3);
@@ -227,6 +238,8 @@ impl ClusterApi {
 
 #[tonic::async_trait]
 impl ClusterService for ClusterApi {
+    type BackupStream = BoxStream<'static, Result<BackupChunk, Status>>;
+
     async fn init_cluster(
         &self,
         request: Request<InitClusterRequest>,
@@ -279,12 +292,116 @@ impl ClusterService for ClusterApi {
         Ok(Response::new(TriggerSnapshotResponse {}))
     }
 
+    async fn backup(&self, _request: Request<BackupRequest>) -> Result<Response<Self::BackupStream>, Status> {
+        // Not relayed: the node asked serves its own applied state, whatever its role.
+        let Some(applied) = self.metrics().last_applied else {
+            return Err(Error::FailedPrecondition(
+                "this node has applied nothing yet: there is nothing to back up".into(),
+            )
+            .into());
+        };
+        info!(node_id = self.node.id, applied = %applied, "backup requested");
+        let snapshot = snapshot_at_least(&self.node.raft, applied).await?;
+        let meta = snapshot.meta;
+        let mut file = *snapshot.snapshot;
+        let total = file.metadata().await.map_err(|e| Error::io("snapshot file", e))?.len();
+        let last = meta.last_log_id.expect("a snapshot at or after an applied log id");
+        let head = BackupChunk {
+            node_id: self.node.id,
+            last_log_index: last.index,
+            last_log_term: last.leader_id.term,
+            snapshot_id: meta.snapshot_id.clone(),
+            total_bytes: total,
+            offset: 0,
+            data: Vec::new(),
+        };
+        info!(node_id = self.node.id, snapshot_id = %meta.snapshot_id, bytes = total, "backup streaming");
+        let chunk = self
+            .node
+            .config
+            .snapshot_chunk_bytes
+            .clamp(BACKUP_CHUNK_MIN, BACKUP_CHUNK_MAX) as usize;
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        // The open handle keeps the file readable even if a newer snapshot replaces it meanwhile.
+        tokio::spawn(async move {
+            let mut offset = 0u64;
+            loop {
+                let mut data = vec![0u8; chunk];
+                let mut filled = 0;
+                while filled < chunk {
+                    match file.read(&mut data[filled..]).await {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) => {
+                            let _ = tx
+                                .send(Err(Status::internal(format!("reading the snapshot: {e}"))))
+                                .await;
+                            return;
+                        }
+                    }
+                }
+                if filled == 0 {
+                    break;
+                }
+                data.truncate(filled);
+                let piece = BackupChunk {
+                    offset,
+                    data,
+                    ..head.clone()
+                };
+                offset += filled as u64;
+                if tx.send(Ok(piece)).await.is_err() {
+                    // The client went away.
+                    return;
+                }
+            }
+            if offset != total {
+                let _ = tx
+                    .send(Err(Status::internal(format!(
+                        "the snapshot file ended at {offset} of {total} bytes"
+                    ))))
+                    .await;
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx).boxed()))
+    }
+
     async fn cluster_status(
         &self,
         _request: Request<ClusterStatusRequest>,
     ) -> Result<Response<ClusterStatusResponse>, Status> {
         let bounds = read(&self.node.state, |s| s.change_log_bounds()).await?;
         Ok(Response::new(cluster_status(self.node.id, &self.metrics(), &bounds)))
+    }
+}
+
+/// The node's current snapshot once it includes `applied`, building one as needed: a snapshot
+/// being built when the request came may stop short of it, so the build is asked for again
+/// until one reaches it.
+async fn snapshot_at_least(raft: &Raft, applied: LogId<NodeId>) -> Result<Snapshot<TypeConfig>, Error> {
+    let deadline = tokio::time::Instant::now() + BACKUP_BUILD_WAIT;
+    loop {
+        let current = raft.get_snapshot().await.map_err(|e| match e {
+            RaftError::APIError(never) => match never {},
+            RaftError::Fatal(f) => fatal_error(f),
+        })?;
+        let before = match current {
+            Some(s) if s.meta.last_log_id >= Some(applied) => return Ok(s),
+            Some(s) => s.meta.last_log_id,
+            None => None,
+        };
+        raft.trigger().snapshot().await.map_err(fatal_error)?;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        raft.wait(Some(left))
+            .metrics(|m| m.snapshot != before, "a snapshot is built")
+            .await
+            .map_err(|e| match e {
+                WaitError::ShuttingDown => Error::Shutdown,
+                WaitError::Timeout(..) => Error::Raft(format!(
+                    "no snapshot including log index {} was built within {BACKUP_BUILD_WAIT:?}",
+                    applied.index
+                )),
+            })?;
     }
 }
 

@@ -1,9 +1,11 @@
-//! `argus cluster`: form and inspect a coordinator cluster through any of its nodes.
+//! `argus cluster`: form and inspect a coordinator cluster through any of its nodes; back up a
+//! node's state and restore it into a new data directory.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use argus_coordinator::client::Client;
+use argus_coordinator::config::Config;
 use argus_proto::v1::{
     AddLearnerRequest, ClusterStatusRequest, ClusterStatusResponse, InitClusterRequest, Node, NodeRole, PromoteRequest,
     RemoveNodeRequest,
@@ -52,6 +54,10 @@ pub enum ClusterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Download a backup of the contacted node's applied state (a fresh snapshot) to a file.
+    Backup(super::backup::BackupArgs),
+    /// Restore a backup into an empty data directory (offline), then start the node on it.
+    Restore(super::backup::RestoreArgs),
 }
 
 fn parse_member(s: &str) -> Result<Node, String> {
@@ -63,7 +69,11 @@ fn parse_member(s: &str) -> Result<Node, String> {
     })
 }
 
-pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: ClusterArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    if let ClusterCommand::Restore(restore) = args.command {
+        super::backup::restore(restore, &config.coordinator)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let client = Client::new(&args.coordinators.addr)?;
@@ -118,6 +128,8 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
                     print_status(&s);
                 }
             }
+            ClusterCommand::Backup(backup) => super::backup::download(&client, &backup).await?,
+            ClusterCommand::Restore(_) => unreachable!("restore runs without a client"),
         }
         anyhow::Ok(ExitCode::SUCCESS)
     })

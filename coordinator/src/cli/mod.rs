@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use argus_coordinator::config::Config;
 use argus_coordinator::telemetry::Identity;
 
+mod backup;
 mod cluster;
 mod coordinator;
 mod db;
@@ -86,7 +87,7 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Db(args) => db::run(args, &config),
         Command::Scan(args) => scan::run(args, &config),
         Command::Coordinator(args) => coordinator::run(args, &config),
-        Command::Cluster(args) => cluster::run(args),
+        Command::Cluster(args) => cluster::run(args, &config),
         Command::Up(args) => up::run(args, &config),
         Command::Findings(args) => query::run_findings(args),
         Command::Coverage(args) => query::run_coverage(args),

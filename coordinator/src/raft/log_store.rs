@@ -158,6 +158,32 @@ pub(crate) fn read_meta<T: DeserializeOwned>(db: &DB, key: &[u8]) -> Result<Opti
     }
 }
 
+/// Makes an empty log start where a restored snapshot ends: purged up to and committed at
+/// `last`, and a vote in `last`'s term cast for nobody. Synced, one batch.
+///
+/// Why each key: openraft reads the log state at start-up and takes `last_purged` as the last
+/// log id when no entry is stored, so the node agrees with its snapshot about where the log
+/// ends. `committed` equal to the applied id means nothing is re-applied. The vote carries the
+/// term because openraft campaigns in the vote's term plus one: with the default vote (term 0)
+/// the first leader after a restore would be elected in term 1 and append entries whose log ids
+/// sort below the snapshot's last one, which breaks the ordering every Raft check relies on.
+/// Node id 0 is no member (ids start at 1), so the node has voted for no candidate of that term
+/// and grants its vote in the next one.
+pub(crate) fn record_restored(db: &DB, last: LogId<NodeId>) -> Result<()> {
+    let meta = cf(db, CF_RAFT_META);
+    let mut batch = WriteBatch::default();
+    batch.put_cf(meta, KEY_LAST_PURGED, codec::encode(&last)?);
+    batch.put_cf(meta, KEY_COMMITTED, codec::encode(&Some(last))?);
+    batch.put_cf(
+        meta,
+        KEY_VOTE,
+        codec::encode(&Vote::<NodeId>::new(last.leader_id.term, 0))?,
+    );
+    let mut opts = WriteOptions::default();
+    opts.set_sync(true);
+    Ok(db.write_opt(batch, &opts)?)
+}
+
 fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }

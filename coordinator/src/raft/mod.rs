@@ -1,6 +1,7 @@
 //! Raft: openraft 0.9 (storage v2) with the log, the vote and the state machine in one RocksDB
 //! instance, in separate column families, and gRPC between the nodes.
 
+pub mod backup;
 pub mod codec;
 pub mod log_store;
 pub mod network;
@@ -20,6 +21,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, Result};
 
 pub type NodeId = u64;
+
+/// The RocksDB directory inside a node's data directory.
+pub const DB_DIR: &str = "db";
+/// The snapshot files inside a node's data directory.
+pub const SNAPSHOT_DIR: &str = "snapshots";
 pub type Raft = openraft::Raft<TypeConfig>;
 
 openraft::declare_raft_types!(

@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use openraft::{RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StorageIOError};
+use openraft::{
+    BasicNode, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StorageIOError, StoredMembership,
+};
 use rocksdb::{IteratorMode, WriteBatch, WriteOptions, DB};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -368,6 +370,79 @@ impl SnapshotStore {
         db.write_opt(batch, &synced())?;
         Ok(())
     }
+}
+
+impl SnapshotStore {
+    /// Installs the snapshot file `backup`, whose metadata the caller verified as `meta`, into
+    /// an empty store: the state column families hold it and a copy of it becomes the current
+    /// snapshot. With
+    /// `membership`, the applied membership is replaced by it and the snapshot rebuilt, so the
+    /// file this node later sends to new members says the same as its state. Returns the
+    /// metadata of the current snapshot afterwards.
+    pub(crate) fn restore(
+        &self,
+        backup: &Path,
+        meta: &Meta,
+        membership: Option<StoredMembership<NodeId, BasicNode>>,
+    ) -> Result<Meta> {
+        let copy = self.temp_path("restore");
+        let copied = (|| {
+            let mut out = OpenOptions::new().write(true).create_new(true).open(&copy)?;
+            io::copy(&mut File::open(backup)?, &mut out)?;
+            out.sync_all()
+        })();
+        if let Err(e) = copied {
+            let _ = fs::remove_file(&copy);
+            return Err(Error::io(&copy, e));
+        }
+        sync_dir(&self.dir)?;
+        // The copy is what gets installed, so the copy is what is checked: the bytes installed
+        // are the bytes verified even if the backup file changed after the caller checked it.
+        let checked = verify_file(&copy).and_then(|found| {
+            if &found == meta {
+                Ok(())
+            } else {
+                Err(file::corrupt(format!(
+                    "{} changed while it was copied",
+                    backup.display()
+                )))
+            }
+        });
+        if let Err(e) = checked {
+            let _ = fs::remove_file(&copy);
+            return Err(e);
+        }
+        let marker = InstallMarker {
+            source: file_name(&copy),
+            target: file_name(&self.final_path(meta)),
+        };
+        self.install_from(&copy, meta, &marker)?;
+        let Some(membership) = membership else {
+            return Ok(meta.clone());
+        };
+        // The original file is dropped before the rebuild, so that the rebuilt one is the only
+        // snapshot whatever the two files' names (their ids embed two machines' clocks).
+        let original = self.dir.join(&marker.target);
+        fs::remove_file(&original).map_err(|e| Error::io(&original, e))?;
+        sync_dir(&self.dir)?;
+        let mut batch = WriteBatch::default();
+        SmMeta {
+            applied: meta.last_log_id,
+            membership: Some(membership),
+        }
+        .put(&self.db, &mut batch)?;
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        let (rebuilt, _) = self.build()?;
+        Ok(rebuilt)
+    }
+}
+
+/// Checks a whole snapshot file, as a node checks one before installing it, and returns its
+/// metadata. Nothing is changed.
+pub fn verify(path: &Path) -> Result<Meta> {
+    verify_file(path)
 }
 
 /// Builds snapshots for openraft; it runs concurrently with applying.

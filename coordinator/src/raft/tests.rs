@@ -416,3 +416,136 @@ async fn a_peer_that_does_not_answer_is_unreachable_so_openraft_backs_off() {
     let result = connection.vote(vote, RPCOption::new(Duration::from_secs(2))).await;
     assert!(matches!(result, Err(RPCError::Unreachable(_))), "{result:?}");
 }
+
+/// A snapshot file of a store that applied a three-voter membership at index 1 and entries up
+/// to index 3 in term 2, plus `records` state records; returns the store's database and the
+/// file (a copy outside the store, as a backup is).
+async fn backup_file(dir: &Path, records: usize) -> (Arc<DB>, std::path::PathBuf) {
+    let (db, _log, mut sm) = open_at(&dir.join("source"));
+    sm.apply([membership(1, 1, &[1, 2, 3]), normal(2, 2), normal(2, 3)])
+        .await
+        .unwrap();
+    fill(sm.state(), records, 11);
+    sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    let file = dir.join("source.backup");
+    std::fs::write(&file, snapshot_bytes(&mut sm).await).unwrap();
+    (db, file)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_store_starts_where_its_snapshot_ends() {
+    use super::backup::{restore, RestoredMembership};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (source, file) = backup_file(dir.path(), 5_000).await;
+    let target = dir.path().join("restored");
+    let meta = restore(&target, &file, 2, &RestoredMembership::Keep).unwrap();
+    assert_eq!(meta.last_log_id, Some(log_id(2, 1, 3)));
+
+    let (db, mut log, mut sm) = open_at(&target);
+    assert!(assert_same_state(&source, &db) > 5_000);
+    let st = log.get_log_state().await.unwrap();
+    assert_eq!(
+        (st.last_purged_log_id, st.last_log_id),
+        (Some(log_id(2, 1, 3)), Some(log_id(2, 1, 3)))
+    );
+    // What openraft derives at start-up from all the storage reads together.
+    let initial = openraft::storage::StorageHelper::new(&mut log, &mut sm)
+        .get_initial_state()
+        .await
+        .unwrap();
+    assert_eq!(initial.committed, Some(log_id(2, 1, 3)));
+    assert_eq!(initial.snapshot_meta.last_log_id, Some(log_id(2, 1, 3)));
+    // The log's term, voted for nobody: the first election is in term 3.
+    assert_eq!(*initial.vote_ref(), Vote::new(2, 0));
+    let voters: BTreeSet<NodeId> = initial.membership_state.effective().voter_ids().collect();
+    assert_eq!(voters, BTreeSet::from([1, 2, 3]));
+    drop((log, sm, db));
+
+    // Refusals: a used directory, a node that was not a member.
+    let e = restore(&target, &file, 2, &RestoredMembership::Keep).unwrap_err();
+    assert!(e.to_string().contains("not empty"), "{e}");
+    let e = restore(&dir.path().join("other"), &file, 7, &RestoredMembership::Keep).unwrap_err();
+    assert!(e.to_string().contains("not a member"), "{e}");
+    assert!(!dir.path().join("other").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_restore_rewrites_the_membership_in_the_state_and_the_snapshot() {
+    use super::backup::{restore, RestoredMembership};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (source, file) = backup_file(dir.path(), 500).await;
+    let target = dir.path().join("alone");
+    let alone = RestoredMembership::SingleNode {
+        address: "10.0.0.9:7400".into(),
+    };
+    let meta = restore(&target, &file, 9, &alone).unwrap();
+    assert_eq!(meta.last_log_id, Some(log_id(2, 1, 3)));
+    let (db, mut log, mut sm) = open_at(&target);
+    // Every record is the backup's but the applied membership.
+    let without_membership = |db: &DB| {
+        let mut records = dump(db);
+        records.retain(|(cf, key, _)| !(*cf == "sm_meta" && &key[..] == b"raft.membership"));
+        records
+    };
+    assert_eq!(without_membership(&source), without_membership(&db));
+    let (applied, membership) = sm.applied_state().await.unwrap();
+    assert_eq!(applied, Some(log_id(2, 1, 3)));
+    let current = sm.get_current_snapshot().await.unwrap().expect("a snapshot");
+    assert_eq!(
+        current.meta.last_membership, membership,
+        "the snapshot says what the state says"
+    );
+    assert_eq!(
+        files_in(&target.join("snapshots")).len(),
+        1,
+        "only the rebuilt snapshot"
+    );
+    let initial = openraft::storage::StorageHelper::new(&mut log, &mut sm)
+        .get_initial_state()
+        .await
+        .unwrap();
+    let m = initial.membership_state.effective();
+    assert_eq!(m.voter_ids().collect::<Vec<_>>(), [9]);
+    assert_eq!(m.membership().get_node(&9).unwrap().addr, "10.0.0.9:7400");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_restore_blocks_the_node_and_is_redone_by_the_next_restore() {
+    use super::backup::{check_no_interrupted_restore, restore, RestoredMembership, RESTORE_MARKER};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (source, file) = backup_file(dir.path(), 500).await;
+    let target = dir.path().join("node");
+    // What a crash midway leaves: the marker, a database holding part of the state.
+    {
+        let (_db, _log, sm) = open_at(&target);
+        fill(sm.state(), 50, 99);
+    }
+    std::fs::write(target.join(RESTORE_MARKER), b"").unwrap();
+    let e = check_no_interrupted_restore(&target).unwrap_err();
+    assert!(e.to_string().contains("interrupted restore"), "{e}");
+
+    restore(&target, &file, 1, &RestoredMembership::Keep).unwrap();
+    check_no_interrupted_restore(&target).unwrap();
+    let (db, _log, _sm) = open_at(&target);
+    assert_same_state(&source, &db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_from_a_damaged_backup_touches_nothing() {
+    use super::backup::{restore, RestoredMembership};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_source, file) = backup_file(dir.path(), 500).await;
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let damaged = dir.path().join("damaged.backup");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let target = dir.path().join("node");
+    let e = restore(&target, &damaged, 1, &RestoredMembership::Keep).unwrap_err();
+    assert!(e.to_string().contains("is not usable"), "{e}");
+    assert!(!target.exists());
+}
