@@ -627,6 +627,69 @@ fn the_checker_catches_each_broken_copy() {
     }
 }
 
+/// The `argus` command lines of a Markdown text: in fenced blocks, whatever follows the program
+/// `argus` on a line (also behind `kubectl exec ... --` and `compose exec <service>`), comments
+/// cut; inline, spans that start with `argus `, give flags and elide nothing (`...`).
+fn guide_commands(markdown: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut fenced = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            let code = line.split(" #").next().unwrap();
+            let words: Vec<&str> = code.split_whitespace().collect();
+            // The program, not a value (`-n argus`): first on the line, after `--`, or after
+            // `exec <service>`.
+            let program = |at: usize| {
+                words[at] == "argus" && (at == 0 || words[at - 1] == "--" || (at >= 2 && words[at - 2] == "exec"))
+            };
+            if let Some(at) = (0..words.len()).find(|at| program(*at)) {
+                out.push(words[at + 1..].iter().map(|w| w.to_string()).collect());
+            }
+        } else {
+            for span in line.split('`').skip(1).step_by(2) {
+                if let Some(rest) = span.strip_prefix("argus ") {
+                    // A bare `argus cluster` names the command group in prose.
+                    if !span.contains("...") && span.contains(" --") {
+                        out.push(rest.split_whitespace().map(String::from).collect());
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|argv: &Vec<String>| !argv.is_empty());
+    out
+}
+
+#[test]
+fn the_deploy_guide_uses_only_existing_argus_commands() {
+    let model = cli::parse_cli(&kube::repo());
+    let guide = std::fs::read_to_string(kube::repo().join("docs/deploy.md")).unwrap();
+    let commands = guide_commands(&guide);
+    assert!(
+        commands.len() >= 15,
+        "only {} argus commands found in docs/deploy.md",
+        commands.len()
+    );
+    for argv in &commands {
+        model
+            .check(argv)
+            .unwrap_or_else(|e| panic!("docs/deploy.md: `argus {}`: {e}", argv.join(" ")));
+    }
+    // The reader of this test: the extraction finds commands behind kubectl and compose too.
+    let sample = "```sh\nkubectl -n argus exec p -- argus cluster --addr a:1 status   # note\ncargo build --bin argus\nhelm install n --namespace argus -f v.yaml\n```\nthen `argus findings --addr a:1 list`, not `argus cluster ... status` or `argus cluster`.";
+    assert_eq!(
+        guide_commands(sample),
+        [
+            vec!["cluster", "--addr", "a:1", "status"],
+            vec!["findings", "--addr", "a:1", "list"]
+        ]
+    );
+}
+
 #[test]
 fn flag_values_are_read_in_both_spellings() {
     let argv: Vec<String> = ["db", "--db", "/a", "publish", "--nats=nats://n:4222"]
