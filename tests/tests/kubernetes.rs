@@ -599,6 +599,9 @@ fn the_checker_catches_each_broken_copy() {
         ("otel-collector.yaml", "      targetPort: otlp-grpc", "      targetPort: otlp-http", "does not reach the collector's OTLP/gRPC port"),
         ("vulndb.yaml", "  concurrencyPolicy: Forbid", "  concurrencyPolicy: Allow", "two runs at once"),
         ("vulndb.yaml", "claimName: argus-vulndb", "claimName: argus-db", "no PersistentVolumeClaim `argus-db`"),
+        ("otel-collector.yaml", "      targetPort: prometheus", "      targetPort: metrics", "targetPort String(\"metrics\") is not declared"),
+        ("otel-collector.yaml", "collector-contrib:0.111.0", "collector-contrib:latest", "is not pinned to a version"),
+        ("worker-hpa.yaml", "name: argus-worker\n  namespace", "name: Argus-Worker\n  namespace", "is not a DNS label"),
         ("coordinator.yaml", "            readOnlyRootFilesystem: true\n            capabilities:\n              drop: [\"ALL\"]\n          volumeMounts:\n            - name: data", "            readOnlyRootFilesystem: false\n            capabilities:\n              drop: [\"ALL\"]\n          volumeMounts:\n            - name: data", "readOnlyRootFilesystem is not true"),
         ("coordinator.yaml", "  namespace: argus\n  labels:\n    app.kubernetes.io/name: argus\n    app.kubernetes.io/component: coordinator\n    app.kubernetes.io/part-of: argus\nspec:\n  type: ClusterIP", "  namespace: default\n  labels:\n    app.kubernetes.io/name: argus\n    app.kubernetes.io/component: coordinator\n    app.kubernetes.io/part-of: argus\nspec:\n  type: ClusterIP", "metadata.namespace Some(\"default\")"),
     ];
