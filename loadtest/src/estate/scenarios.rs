@@ -373,9 +373,12 @@ impl Run<'_> {
         let base = status(&client).await?;
         self.feed.take();
         let t0 = Instant::now();
-        // Smaller batches, so that the kill falls between many of them.
+        // Small batches, so that the kill falls between many of them.
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let chunk = (batch as usize / 30).clamp(10, 1000);
+        let batches: Vec<Vec<u64>> = indices.chunks(chunk).map(<[u64]>::to_vec).collect();
+        let total_batches = batches.len() as u64;
         let put = {
-            let batches: Vec<Vec<u64>> = indices.chunks(100).map(<[u64]>::to_vec).collect();
             let requests: Vec<(PutResourcesRequest, Vec<String>)> = batches
                 .iter()
                 .map(|b| {
@@ -392,6 +395,7 @@ impl Run<'_> {
                 .collect();
             let feed = self.feed.clone();
             let client = Client::new(&self.procs.addresses())?;
+            let acked = acked.clone();
             tokio::spawn(async move {
                 for (req, expect) in requests {
                     feed.expect(expect);
@@ -401,19 +405,23 @@ impl Run<'_> {
                             async move { c.inventory().put_resources(r).await }
                         })
                         .await?;
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 anyhow::Ok(())
             })
         };
-        // Kill once results of the new resources are being ingested.
+        // Kill once a third of the puts are acknowledged and results of them are being
+        // ingested, with puts still going.
         loop {
             let st = status(&client).await?;
-            if st.results_applied > base.results_applied || put.is_finished() {
+            let done = acked.load(std::sync::atomic::Ordering::Relaxed);
+            if (done * 3 >= total_batches && st.results_applied > base.results_applied) || put.is_finished() {
                 break;
             }
             anyhow::ensure!(t0.elapsed() < self.timeout, "no result ingested: {st:?}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        let acked_at_kill = acked.load(std::sync::atomic::Ordering::Relaxed);
         let probe = PutResourcesRequest {
             resources: vec![self.estate.resource(0)],
         };
@@ -436,7 +444,6 @@ impl Run<'_> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let gap = killed.elapsed().as_secs_f64();
-        let puts_done_before_kill = put.is_finished();
         put.await??;
         let covered = self.settle("ingestion after the leader's death").await?;
         let mut f = self.feed.take();
@@ -454,7 +461,8 @@ impl Run<'_> {
             "new_resources": batch,
             "killed_leader": leader,
             "new_leader": new_leader,
-            "puts_all_sent_before_kill": puts_done_before_kill,
+            "put_batches": total_batches,
+            "put_batches_acked_at_kill": acked_at_kill,
             "failover_gap_s": gap,
             "end_to_end_ms": spread(&mut f.latency_ms),
             "feed_lag_ms": spread(&mut f.lag_ms),
