@@ -78,9 +78,16 @@ fn t01_a_tiny_estate_through_every_scenario_holds_exactly_the_expected_findings(
     assert_ne!(k["killed_leader"], k["new_leader"], "{k}");
 
     assert_exact("after worker scale", &s["worker_scale"]["verdict"]);
-    assert_eq!(s["worker_scale"]["steps"].as_array().unwrap().len(), 2, "1 and 2 workers");
+    assert_eq!(
+        s["worker_scale"]["steps"].as_array().unwrap().len(),
+        2,
+        "1 and 2 workers"
+    );
 
     assert_eq!(report["feed_duplicates"], 0, "no finding created twice on the feed");
-    assert_eq!((report["lost"].as_u64(), report["duplicated"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (report["lost"].as_u64(), report["duplicated"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(report["exact"], true);
 }

@@ -167,7 +167,10 @@ pub fn inventory(digest: &str, packages: usize) -> Inventory {
     let (drawn, marker) = draw(digest, packages);
     let mut inv = Inventory::new(digest);
     inv.artifact_digest = Some(digest.to_string());
-    inv.packages = drawn.iter().map(|d| d.kind.package(&name(d.kind, d.index), d.minor)).collect();
+    inv.packages = drawn
+        .iter()
+        .map(|d| d.kind.package(&name(d.kind, d.index), d.minor))
+        .collect();
     inv.packages.push(Kind::Npm.package(&marker_name(marker), 0));
     inv.normalize();
     inv
@@ -182,7 +185,10 @@ fn fixed_minor(kind: Kind, index: usize) -> Option<u64> {
 }
 
 fn advisory_id(kind: Kind, index: usize) -> String {
-    format!("SYN-{}-{index:04}", kind.prefix().trim_start_matches("syn-").to_uppercase())
+    format!(
+        "SYN-{}-{index:04}",
+        kind.prefix().trim_start_matches("syn-").to_uppercase()
+    )
 }
 
 /// One finding a scan of a synthetic artifact must produce (per resource carrying it).

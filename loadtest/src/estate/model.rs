@@ -136,7 +136,11 @@ impl Estate {
     pub fn digest(&self, i: u64) -> String {
         let (t, ty) = Self::type_of(i);
         let text = match self.generation.get(&i).copied().unwrap_or(0) {
-            0 => format!("argus-loadtest/{}/{}", ty.as_str_name(), self.zipf[t].sample(uniform(i))),
+            0 => format!(
+                "argus-loadtest/{}/{}",
+                ty.as_str_name(),
+                self.zipf[t].sample(uniform(i))
+            ),
             g => format!("argus-loadtest/{}/changed/{i}/{g}", ty.as_str_name()),
         };
         format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
@@ -199,7 +203,15 @@ impl Estate {
         let (account, resource) = (self.account(i), self.resource_id(i));
         synthetic::expected(&self.digest(i), self.packages, self.marker_percent)
             .iter()
-            .map(|f| id_number(&argus_proto::finding_id(&account, &resource, &f.vulnerability, &f.package, &f.path)))
+            .map(|f| {
+                id_number(&argus_proto::finding_id(
+                    &account,
+                    &resource,
+                    &f.vulnerability,
+                    &f.package,
+                    &f.path,
+                ))
+            })
             .collect()
     }
 

@@ -85,7 +85,11 @@ impl Procs {
         );
         if std::env::var_os("ARGUS_BIN").is_none() {
             let sibling = std::env::current_exe()?.with_file_name("argus");
-            anyhow::ensure!(sibling.exists(), "set ARGUS_BIN: no argus binary at {}", sibling.display());
+            anyhow::ensure!(
+                sibling.exists(),
+                "set ARGUS_BIN: no argus binary at {}",
+                sibling.display()
+            );
             std::env::set_var("ARGUS_BIN", sibling);
         }
         let nats = NatsServer::start();

@@ -118,7 +118,12 @@ async fn successful(client: &Client) -> anyhow::Result<(u64, u64)> {
             async move { c.coverage().get_coverage_statistics(r).await }
         })
         .await?;
-    let ok = r.counts.iter().filter(|c| c.group_key == "SUCCESSFUL").map(|c| c.count).sum();
+    let ok = r
+        .counts
+        .iter()
+        .filter(|c| c.group_key == "SUCCESSFUL")
+        .map(|c| c.count)
+        .sum();
     Ok((r.total, ok))
 }
 
@@ -157,7 +162,11 @@ impl Run<'_> {
                 let req = PutResourcesRequest {
                     resources: b.iter().map(|i| self.estate.resource(*i)).collect(),
                 };
-                self.feed.expect(b.iter().filter(|i| self.estate.has_findings(**i)).map(|i| self.estate.resource_id(*i)));
+                self.feed.expect(
+                    b.iter()
+                        .filter(|i| self.estate.has_findings(**i))
+                        .map(|i| self.estate.resource_id(*i)),
+                );
                 async move {
                     client
                         .retry(|c| {
@@ -440,7 +449,10 @@ impl Run<'_> {
             if ok {
                 break;
             }
-            anyhow::ensure!(killed.elapsed() < Duration::from_secs(120), "no write committed after the kill");
+            anyhow::ensure!(
+                killed.elapsed() < Duration::from_secs(120),
+                "no write committed after the kill"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let gap = killed.elapsed().as_secs_f64();

@@ -5,9 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use argus_coordinator::client::Client;
-use argus_proto::v1::{
-    AggregateFindingsRequest, AggregationType, FindingFilter, FindingStatus, ListFindingsRequest,
-};
+use argus_proto::v1::{AggregateFindingsRequest, AggregationType, FindingFilter, FindingStatus, ListFindingsRequest};
 
 use super::model::{id_number, Estate};
 
@@ -61,7 +59,13 @@ pub async fn full(client: &Client, estate: &Estate) -> anyhow::Result<Verdict> {
     for i in 0..estate.len {
         let (account, resource) = (estate.account(i), estate.resource_id(i));
         for f in argus_worker::synthetic::expected(&estate.digest(i), estate.packages, estate.marker_percent) {
-            let id = id_number(&argus_proto::finding_id(&account, &resource, &f.vulnerability, &f.package, &f.path));
+            let id = id_number(&argus_proto::finding_id(
+                &account,
+                &resource,
+                &f.vulnerability,
+                &f.package,
+                &f.path,
+            ));
             expected.insert(id);
             if f.vulnerability == marker {
                 marker_ids.insert(id);
