@@ -316,7 +316,7 @@ async fn handle(ctx: &Ctx, delivery: &Delivery, span: &tracing::Span) -> Outcome
     let scanned = match (ctx.cfg.simulate, kind) {
         (Some(pause), JobKind::Scan) => {
             tokio::time::sleep(pause).await;
-            simulated(job.artifact_digest.clone(), ctx.cfg.simulate_packages, db).await
+            simulated(&job, ctx.cfg.simulate_packages, db).await
         }
         (None, JobKind::Scan) => {
             if let Some(delay) = ctx.cfg.scan_delay {
@@ -462,12 +462,15 @@ async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
         .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the scan crashed: {e}")))
 }
 
-/// A simulated scan: the synthetic inventory of `digest`, matched for real.
-async fn simulated(digest: String, packages: usize, db: Arc<VulnDb>) -> Scanned {
+/// A simulated scan: the synthetic inventory of the job's digest, matched for real.
+async fn simulated(job: &ScanJob, packages: usize, db: Arc<VulnDb>) -> Scanned {
     let span = tracing::Span::current();
+    let mut inv = synthetic::inventory(&job.artifact_digest, packages);
+    // Named by what was (not) fetched, like a real scan's inventory.
+    inv.target = job.locator.clone();
     let work = tokio::task::spawn_blocking(move || {
         let _job = span.enter();
-        matched(&db, &synthetic::inventory(&digest, packages))
+        matched(&db, &inv)
     });
     work.await
         .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the simulated scan crashed: {e}")))
