@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod estate;
 mod image;
 mod ingest;
 mod matching;
@@ -33,6 +34,11 @@ enum Command {
     /// second with no-op scans, time to schedule every first scan, and re-evaluation time for
     /// stored inventories after one new advisory.
     Pipeline(pipeline::PipelineArgs),
+    /// The whole cluster on a synthetic estate (three coordinators, NATS, simulated-scan
+    /// workers started here, or a running cluster): initial scan, steady change, a new
+    /// advisory, kill -9 of the leader, worker scale; throughput, latency, feed lag, failover
+    /// gap, RSS and disk, and lost or duplicated findings against the expected ones.
+    Estate(estate::EstateArgs),
     /// One step of `match` in this process (used by `match`).
     #[command(hide = true)]
     MatchStep {
@@ -58,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         Command::Match(args) => matching::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Pipeline(args) => pipeline::run(args),
+        Command::Estate(args) => estate::run(args),
         Command::MatchStep {
             step,
             dir,

@@ -45,6 +45,16 @@ impl NatsServer {
         self.dir.path().join("store")
     }
 
+    /// The JetStream store directory, for disk measurements.
+    pub fn store_dir(&self) -> PathBuf {
+        self.store()
+    }
+
+    /// The OS process id while running, for RSS measurements.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.child.id())
+    }
+
     fn log(&self) -> PathBuf {
         self.dir.path().join("nats.log")
     }

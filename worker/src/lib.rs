@@ -19,6 +19,7 @@ pub mod runner;
 pub mod sbom;
 pub mod scan;
 pub mod score;
+pub mod synthetic;
 pub mod telemetry;
 #[cfg(test)]
 mod testutil;

@@ -18,7 +18,7 @@ use crate::artifact::NoProgress;
 use crate::queue::{self, Delivery, Queue};
 use crate::telemetry::{self, worker_metrics};
 use crate::vulndb::{DbSlot, VulnDb};
-use crate::{matching, observe, scan_target, Error, ScanOptions, TargetKind};
+use crate::{matching, observe, scan_target, synthetic, Error, ScanOptions, TargetKind};
 
 /// How long one fetch waits for a job before the loop looks around again.
 const FETCH_WAIT: Duration = Duration::from_secs(2);
@@ -39,9 +39,12 @@ pub struct RunnerConfig {
     /// Limits, platform and registry credentials for scans. Credentials come from here, never
     /// from a job. The kind is taken from each job's locator.
     pub scan: ScanOptions,
-    /// Sleep this long instead of scanning and report success with nothing found: the control
-    /// plane's load test.
+    /// Sleep this long instead of fetching the artifact, then match the synthetic inventory its
+    /// digest determines (`synthetic::inventory`) against the current database: the control
+    /// plane's load test, with real findings. REMATCH jobs are re-matched as always.
     pub simulate: Option<Duration>,
+    /// Packages in a simulated scan's synthetic inventory.
+    pub simulate_packages: usize,
     /// How long a job handed back for a reason that takes time to clear (its result could not
     /// be published, this worker's vulnerability DB is older than the job needs) waits before
     /// it is delivered again.
@@ -60,6 +63,7 @@ impl RunnerConfig {
             shutdown_grace: Duration::from_secs(20),
             scan: ScanOptions::default(),
             simulate: None,
+            simulate_packages: synthetic::DEFAULT_PACKAGES,
             retry_delay: Duration::from_secs(5),
             scan_delay: None,
         }
@@ -310,14 +314,9 @@ async fn handle(ctx: &Ctx, delivery: &Delivery, span: &tracing::Span) -> Outcome
     debug!(job_id = %job.job_id, attempt = job.attempt, delivered = delivery.delivered, "job started");
     let started = std::time::Instant::now();
     let scanned = match (ctx.cfg.simulate, kind) {
-        (Some(pause), _) => {
+        (Some(pause), JobKind::Scan) => {
             tokio::time::sleep(pause).await;
-            Scanned {
-                outcome: ScanOutcome::Succeeded,
-                error: String::new(),
-                vulnerabilities: Vec::new(),
-                inventory: observe::encode_inventory(&Inventory::new(job.locator.clone())),
-            }
+            simulated(&job, ctx.cfg.simulate_packages, db).await
         }
         (None, JobKind::Scan) => {
             if let Some(delay) = ctx.cfg.scan_delay {
@@ -325,8 +324,8 @@ async fn handle(ctx: &Ctx, delivery: &Delivery, span: &tracing::Span) -> Outcome
             }
             scan(&ctx.cfg.scan, job.locator.clone(), db).await
         }
-        (None, JobKind::Rematch) => rematch(job.inventory.clone(), db).await,
-        (None, other) => Scanned::failed(
+        (_, JobKind::Rematch) => rematch(job.inventory.clone(), db).await,
+        (_, other) => Scanned::failed(
             ScanOutcome::Unsupported,
             format!("job kind {} is not supported by this worker", other.as_str_name()),
         ),
@@ -461,6 +460,20 @@ async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
     });
     work.await
         .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the scan crashed: {e}")))
+}
+
+/// A simulated scan: the synthetic inventory of the job's digest, matched for real.
+async fn simulated(job: &ScanJob, packages: usize, db: Arc<VulnDb>) -> Scanned {
+    let span = tracing::Span::current();
+    let mut inv = synthetic::inventory(&job.artifact_digest, packages);
+    // Named by what was (not) fetched, like a real scan's inventory.
+    inv.target = job.locator.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let _job = span.enter();
+        matched(&db, &inv)
+    });
+    work.await
+        .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the simulated scan crashed: {e}")))
 }
 
 async fn rematch(inventory: Vec<u8>, db: Arc<VulnDb>) -> Scanned {

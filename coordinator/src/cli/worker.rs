@@ -39,10 +39,14 @@ pub struct WorkerArgs {
     /// so that a worker can be killed mid-scan.
     #[arg(long, hide = true)]
     pub scan_delay_ms: Option<u64>,
-    /// Do not scan: sleep this long per job and report success with nothing found (load tests
-    /// of the control plane).
+    /// Do not fetch artifacts: sleep this long per job, then match a synthetic package
+    /// inventory derived from the artifact digest against the database (load tests of the
+    /// control plane with real findings; re-matches stay real).
     #[arg(long, env = "ARGUS_SIMULATE_SCAN_MS")]
     pub simulate_scan_ms: Option<u64>,
+    /// Packages in each simulated scan's synthetic inventory (with `--simulate-scan-ms`).
+    #[arg(long, env = "ARGUS_SIMULATE_PACKAGES", default_value_t = argus_worker::synthetic::DEFAULT_PACKAGES)]
+    pub simulate_packages: usize,
     /// After SIGTERM, how long running jobs may finish before they are handed back.
     #[arg(long, env = "ARGUS_WORKER_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
@@ -136,6 +140,7 @@ pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
             },
         },
         simulate: args.simulate_scan_ms.map(Duration::from_millis),
+        simulate_packages: args.simulate_packages,
         scan_delay: args.scan_delay_ms.map(Duration::from_millis),
         retry_delay: Duration::from_secs(5),
     };
