@@ -13,7 +13,7 @@ use argus_tests::estate::{image, scan};
 use clap::Args;
 use serde_json::json;
 
-use crate::process::status_kib;
+use crate::process::{du_bytes, status_kib};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -47,34 +47,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Bytes of every file under `dir`.
-fn du_bytes(dir: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => du_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run_async(args))
 }
 
 async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
-    if std::env::var_os("ARGUS_BIN").is_none() {
-        // Beside this binary in the same target directory.
-        let sibling = std::env::current_exe()?.with_file_name("argus");
-        anyhow::ensure!(
-            sibling.exists(),
-            "set ARGUS_BIN: no argus binary at {}",
-            sibling.display()
-        );
-        std::env::set_var("ARGUS_BIN", sibling);
-    }
+    crate::process::locate_argus()?;
     let mut cluster = Cluster::start(args.nodes, &args.config).await;
     let client = cluster.client();
     let artifacts = args.findings.div_ceil(args.per_result as u64);

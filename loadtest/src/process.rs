@@ -17,6 +17,33 @@ pub fn status_kib(pid: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes of every file under `dir`.
+pub fn du_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => du_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Points `ARGUS_BIN` (read by the process helpers of `argus-tests`) at the `argus` beside this
+/// binary in the same target directory, unless it is already set.
+pub fn locate_argus() -> anyhow::Result<()> {
+    if std::env::var_os("ARGUS_BIN").is_none() {
+        let sibling = std::env::current_exe()?.with_file_name("argus");
+        anyhow::ensure!(
+            sibling.exists(),
+            "set ARGUS_BIN: no argus binary at {}",
+            sibling.display()
+        );
+        std::env::set_var("ARGUS_BIN", sibling);
+    }
+    Ok(())
+}
+
 /// The directory a benchmark works in: the one given, or a temporary one removed when the
 /// returned guard drops.
 pub fn work_dir(given: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {

@@ -10,6 +10,12 @@ use serde_yaml::Value;
 
 #[path = "support/cli.rs"]
 mod cli;
+// For its YAML stream splitting; the Kubernetes checks in it are the other binary's.
+#[allow(dead_code)]
+#[path = "support/kube.rs"]
+mod kube;
+
+use kube::documents;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -32,25 +38,6 @@ fn yaml(path: &Path) -> Value {
 }
 
 /// The documents of a YAML stream: the text between `---` lines (empty ones dropped).
-fn documents(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_end() == "---" {
-            out.push(&text[start..at]);
-            start = at + line.len();
-        }
-        at += line.len();
-    }
-    out.push(&text[start..]);
-    out.retain(|d| {
-        d.lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-    });
-    out
-}
-
 fn collector() -> Value {
     yaml(&deploy().join("otel/collector.yaml"))
 }

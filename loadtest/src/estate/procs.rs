@@ -83,15 +83,7 @@ impl Procs {
             args.addresses.is_none() && args.nats.is_none(),
             "--addresses and --nats go together"
         );
-        if std::env::var_os("ARGUS_BIN").is_none() {
-            let sibling = std::env::current_exe()?.with_file_name("argus");
-            anyhow::ensure!(
-                sibling.exists(),
-                "set ARGUS_BIN: no argus binary at {}",
-                sibling.display()
-            );
-            std::env::set_var("ARGUS_BIN", sibling);
-        }
+        crate::process::locate_argus()?;
         let nats = NatsServer::start();
         let url = nats.url();
         // Published before the coordinators start: the first version they see is the baseline.
@@ -174,7 +166,7 @@ impl Procs {
                     "running": n.is_running(),
                     "rss_mib": mib(n.pid(), "VmRSS:"),
                     "peak_rss_mib": mib(n.pid(), "VmHWM:"),
-                    "disk_mib": super::report::du_bytes(&n.data_dir) / (1 << 20),
+                    "disk_mib": crate::process::du_bytes(&n.data_dir) / (1 << 20),
                 }));
             }
         }
@@ -187,7 +179,7 @@ impl Procs {
                     "running": true,
                     "rss_mib": mib(pid, "VmRSS:"),
                     "peak_rss_mib": mib(pid, "VmHWM:"),
-                    "disk_mib": super::report::du_bytes(&w.dir.join(format!("worker{i}-db"))) / (1 << 20),
+                    "disk_mib": crate::process::du_bytes(&w.dir.join(format!("worker{i}-db"))) / (1 << 20),
                 }));
             }
         }
@@ -197,7 +189,7 @@ impl Procs {
                 "running": true,
                 "rss_mib": mib(n.pid(), "VmRSS:"),
                 "peak_rss_mib": mib(n.pid(), "VmHWM:"),
-                "disk_mib": super::report::du_bytes(&n.store_dir()) / (1 << 20),
+                "disk_mib": crate::process::du_bytes(&n.store_dir()) / (1 << 20),
             }));
         }
         let me = Some(std::process::id());

@@ -21,18 +21,6 @@ pub fn spread(samples: &mut [f32]) -> Value {
     })
 }
 
-/// Bytes of every file under `dir`.
-pub fn du_bytes(dir: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => du_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 fn num(v: &Value, path: &[&str]) -> String {
     let mut cur = v;
     for p in path {
