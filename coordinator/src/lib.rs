@@ -11,6 +11,7 @@ pub mod node;
 pub mod pipeline;
 pub mod proposer;
 pub mod raft;
+pub mod reachability;
 pub mod state;
 pub mod targets;
 pub mod telemetry;

@@ -1,0 +1,7 @@
+//! Network reachability: which ports of which EC2 instances the internet can reach, computed
+//! from what discovery read about one account and region (security groups, network ACLs, route
+//! tables, internet gateways, public addresses).
+
+pub mod model;
+
+pub use model::NetworkSnapshot;
