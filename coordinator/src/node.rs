@@ -107,6 +107,17 @@ impl Node {
         self.raft.metrics().borrow().current_leader == Some(self.id)
     }
 
+    /// Returns once this node, still the leader, has applied every entry committed before
+    /// (those of earlier leaders included): what a new leader reads of the state is then
+    /// complete.
+    pub async fn leader_caught_up(&self) -> Result<()> {
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Raft(e.to_string()))
+    }
+
     /// Applies one command through Raft from any node: the leader batches it, a follower
     /// forwards it to the leader. Retries across leader changes until `write_timeout_ms`;
     /// retrying is safe because every command is idempotent.

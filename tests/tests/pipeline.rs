@@ -18,12 +18,12 @@ use argus_tests::pipeline::{demo_db, findings_per_demo_host, host_dirs, host_res
 use futures::StreamExt;
 
 /// Short timings so that retries and redeliveries happen within a test.
-fn pipeline_config(nats_url: &str) -> String {
+fn pipeline_config(nats_url: &str, job_timeout_secs: u64) -> String {
     format!(
         r#"
 [pipeline]
 nats_url = "{nats_url}"
-job_timeout_secs = 8
+job_timeout_secs = {job_timeout_secs}
 max_attempts = 3
 retry_base_ms = 300
 tick_ms = 100
@@ -41,8 +41,12 @@ struct Setup {
 }
 
 async fn setup(workers: usize, worker_args: &[&str]) -> Setup {
+    setup_with(workers, worker_args, 8).await
+}
+
+async fn setup_with(workers: usize, worker_args: &[&str], job_timeout_secs: u64) -> Setup {
     let nats = NatsServer::start();
-    let rest = pipeline_config(&nats.url());
+    let rest = pipeline_config(&nats.url(), job_timeout_secs);
     let cluster = Cluster::start_with(3, "", &rest).await;
     let db = demo_db(cluster.dir.path());
     let mut args = vec!["--config", cluster.config.to_str().unwrap()];
@@ -314,7 +318,7 @@ async fn t06_a_published_db_reaches_workers_and_a_new_advisory_rematches_only_it
     use std::process::Command;
 
     let nats = NatsServer::start();
-    let cluster = Cluster::start_with(3, "", &pipeline_config(&nats.url())).await;
+    let cluster = Cluster::start_with(3, "", &pipeline_config(&nats.url(), 8)).await;
     let dir = cluster.dir.path().to_path_buf();
     let dir = dir.as_path();
     let db = demo_db(dir);
@@ -405,4 +409,32 @@ async fn t06_a_published_db_reaches_workers_and_a_new_advisory_rematches_only_it
         }
         assert_created_once(&feed(&client, 2).await, 2);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t07_a_new_leader_publishes_the_jobs_its_predecessor_recorded_but_never_queued() {
+    // Jobs time out only after ten minutes: a scan that waits for its deadline fails the test.
+    let mut s = setup_with(1, &[], 600).await;
+    let per_host = findings_per_demo_host(&s.db);
+    let n = 6;
+    // With NATS down the leader records every dispatch in Raft but cannot queue one.
+    s.nats.kill();
+    put(&s.cluster.client(), hosts(s.cluster.dir.path(), n)).await;
+    let start = Instant::now();
+    while pipeline_status(&s.cluster.client()).await.in_flight < n as u64 {
+        assert!(start.elapsed() < Duration::from_secs(30), "jobs not dispatched");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The only node that knew the jobs were unqueued dies with that knowledge.
+    let leader = s.cluster.wait_leader(None).await;
+    s.cluster.kill(leader);
+    s.nats.restart();
+    let new_leader = s.cluster.wait_leader(Some(leader)).await;
+    wait_covered(&s, new_leader, n, CoverageReason::Successful, Duration::from_secs(120)).await;
+    let status = pipeline_status(&s.cluster.client_for(new_leader)).await;
+    assert_eq!(status.results_applied, n as u64, "{status:?}");
+    assert_eq!(status.jobs_retried, 0, "the recorded attempts themselves were queued: {status:?}");
+    let client = s.cluster.client_for(new_leader);
+    assert_eq!(finding_count(&client).await, per_host * n);
+    assert_created_once(&feed(&client, per_host * n).await, per_host * n);
 }

@@ -50,6 +50,7 @@ pub async fn run(node: Arc<Node>, queue: Queue, config: PipelineConfig, mut stop
         queue,
         config,
         unpublished: HashMap::new(),
+        adopted: false,
     };
     let mut tick = tokio::time::interval(Duration::from_millis(scheduler.config.tick_ms.max(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -60,7 +61,17 @@ pub async fn run(node: Arc<Node>, queue: Queue, config: PipelineConfig, mut stop
         }
         if !scheduler.node.is_leader() {
             scheduler.unpublished.clear();
+            scheduler.adopted = false;
             continue;
+        }
+        if !scheduler.adopted {
+            match scheduler.adopt_in_flight().await {
+                Ok(()) => scheduler.adopted = true,
+                Err(e) => {
+                    warn!(error = %e, "taking over the jobs in flight failed; retrying");
+                    continue;
+                }
+            }
         }
         if let Err(e) = scheduler.round().await {
             warn!(error = %e, "scheduler round failed");
@@ -74,6 +85,8 @@ struct Scheduler {
     config: PipelineConfig,
     /// Jobs recorded in Raft whose publish has not succeeded yet, by artifact.
     unpublished: HashMap<String, ScanJob>,
+    /// Whether this leadership has taken over the jobs in flight (`adopt_in_flight`).
+    adopted: bool,
 }
 
 impl Scheduler {
@@ -234,6 +247,40 @@ impl Scheduler {
         for job in publish(&self.queue, jobs).await {
             self.unpublished.insert(job.artifact_digest.clone(), job);
         }
+    }
+
+    /// A new leader cannot know which jobs its predecessor recorded but had not yet published
+    /// (it may have died between the commit and the publish, or NATS may have been down): it
+    /// publishes every job in flight again under the same message id. JetStream drops the
+    /// copies it still holds within its duplicate window; a job consumed long ago and published
+    /// again is scanned twice, and its second result changes nothing. Without this, such a job
+    /// would wait for its deadline (`job_timeout_secs`) before its next attempt.
+    async fn adopt_in_flight(&mut self) -> Result<()> {
+        self.node.leader_caught_up().await?;
+        let now: Timestamp = SystemTime::now().into();
+        // Deadlines were set by the previous leader's clock: look a little further than one
+        // timeout ahead.
+        let horizon = Timestamp {
+            seconds: now.seconds + 2 * self.config.job_timeout_secs as i64 + 60,
+            nanos: now.nanos,
+        };
+        let records = self.node.state.in_flight_jobs(&now, &horizon)?;
+        for r in &records {
+            let Some(j) = &r.job else { continue };
+            let d = Dispatch {
+                artifact_digest: r.artifact_digest.clone(),
+                job_id: j.job_id.clone(),
+                attempt: j.attempt,
+                deadline: j.deadline,
+                ..Default::default()
+            };
+            let job = self.job(r, &d, &now)?;
+            self.unpublished.insert(job.artifact_digest.clone(), job);
+        }
+        if !records.is_empty() {
+            info!(jobs = records.len(), "new leader publishes the jobs in flight again");
+        }
+        Ok(())
     }
 
     /// Publishes again what failed to publish, while the attempt is still the current one.

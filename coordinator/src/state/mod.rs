@@ -216,6 +216,15 @@ impl State {
         schedule::due(&view::View::new(&self.db), now, per_shard)
     }
 
+    /// Jobs in flight with a deadline in `(now, horizon]` (see `schedule::in_flight`).
+    pub fn in_flight_jobs(
+        &self,
+        now: &prost_types::Timestamp,
+        horizon: &prost_types::Timestamp,
+    ) -> Result<Vec<ArtifactSchedule>> {
+        schedule::in_flight(&view::View::new(&self.db), now, horizon)
+    }
+
     pub fn artifact_schedule(&self, digest: &str) -> Result<Option<ArtifactSchedule>> {
         view::View::new(&self.db).get_record(keys::SCHEDULE, digest.as_bytes())
     }

@@ -450,6 +450,34 @@ pub(super) fn request(ctx: &mut Ctx, req: &RequestScans) -> Result<RequestScansR
     Ok(out)
 }
 
+/// Artifacts with a job in flight whose deadline is after `now` and at most `horizon` away,
+/// waiting for neither a retry nor a backoff: the jobs a new leader must make sure are queued,
+/// since the leader that recorded them may have died before publishing them. Their timers sit
+/// at their deadlines, so only the timers between `now` and `horizon` are read.
+pub fn in_flight(view: &View, now: &Timestamp, horizon: &Timestamp) -> Result<Vec<ArtifactSchedule>> {
+    let (now_key, horizon_key) = (time_key(Some(now)), time_key(Some(horizon)));
+    let mut out = Vec::new();
+    for shard in 0..SHARDS {
+        for item in view.iter_from(keys::TIMERS, &timer_key(shard, now, "")) {
+            let (key, _) = item?;
+            if key.first() != Some(&shard) || timer_time(&key).is_none_or(|t| t > horizon_key) {
+                break;
+            }
+            let digest = String::from_utf8_lossy(&key[13..]).into_owned();
+            let Some(r) = view.get_record::<ArtifactSchedule>(keys::SCHEDULE, digest.as_bytes())? else {
+                continue;
+            };
+            let waiting = r.job.as_ref().is_some_and(|j| {
+                j.retry_at.is_none() && j.deadline.as_ref().is_some_and(|d| time_key(Some(d)) > now_key)
+            });
+            if waiting {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Artifacts whose timer has come, at most `per_shard` from each shard, shards interleaved
 /// (shard 0's first, shard 1's first, ...) so that dispatching a prefix of the list is fair.
 pub fn due(view: &View, now: &Timestamp, per_shard: usize) -> Result<Vec<ArtifactSchedule>> {
