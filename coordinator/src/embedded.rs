@@ -29,6 +29,8 @@ pub struct WorkerOptions {
     pub scan: argus_worker::ScanOptions,
     /// Sleep this long instead of fetching and scanning (the control plane's load test).
     pub simulate: Option<Duration>,
+    /// Packages in a simulated scan's synthetic inventory.
+    pub simulate_packages: usize,
 }
 
 pub struct EmbeddedOptions {
@@ -81,11 +83,16 @@ impl Embedded {
             .next()
             .is_none()
         {
+            // The metrics may not show the membership loaded from the log yet: a restarted
+            // node can land here, and openraft then refuses because the log is not empty.
             info!(node_id = node.id, "initializing the one-node cluster");
-            node.raft
-                .initialize(members)
-                .await
-                .map_err(|e| Error::Raft(e.to_string()))?;
+            match node.raft.initialize(members).await {
+                Ok(()) => {}
+                Err(openraft::error::RaftError::APIError(openraft::error::InitializeError::NotAllowed(e))) => {
+                    info!(node_id = node.id, reason = %e, "the one-node cluster was initialized before");
+                }
+                Err(e) => return Err(Error::Raft(e.to_string())),
+            }
         }
         node.raft
             .wait(Some(Duration::from_secs(30)))
@@ -114,6 +121,7 @@ impl Embedded {
                     concurrency: workers.concurrency.max(1),
                     scan: workers.scan.clone(),
                     simulate: workers.simulate,
+                    simulate_packages: workers.simulate_packages,
                     // Well within ack_wait, or a long scan would be delivered a second time.
                     progress_every: (config.queue.ack_wait / 3).max(Duration::from_millis(50)),
                     ..RunnerConfig::new(format!("embedded-{}", i + 1))

@@ -127,6 +127,7 @@ async fn start(
                 concurrency: args.concurrency,
                 scan: Default::default(),
                 simulate: simulate.then_some(Duration::ZERO),
+                simulate_packages: argus_worker::synthetic::DEFAULT_PACKAGES,
             },
         },
     )

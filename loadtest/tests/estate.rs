@@ -1,16 +1,18 @@
 //! `argus-loadtest estate` end to end on a tiny estate: three real coordinators, nats-server and
-//! two simulated-scan workers started by the load test, every scenario run, and the findings the
-//! cluster holds after each compared with the ones the deterministic generator predicts. No
-//! wall-clock figure is asserted: only that nothing is lost, duplicated or invented.
+//! two simulated-scan workers started by the load test (or one embedded `argus up`), every
+//! scenario run, and the findings held after each compared with the ones the deterministic
+//! generator predicts. No wall-clock figure is asserted: only that nothing is lost, duplicated
+//! or invented.
 
 use std::process::Command;
 
 use serde_json::Value;
 
-fn run_estate() -> Value {
+fn run_estate(extra: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_argus-loadtest"))
+        .arg("estate")
+        .args(extra)
         .args([
-            "estate",
             "--accounts",
             "3",
             "--regions",
@@ -57,7 +59,7 @@ fn assert_exact(what: &str, v: &Value) {
 
 #[test]
 fn t01_a_tiny_estate_through_every_scenario_holds_exactly_the_expected_findings() {
-    let report = run_estate();
+    let report = run_estate(&[]);
     let s = &report["scenarios"];
     assert_exact("after the initial scan", &s["initial"]["verdict"]);
     assert_eq!(s["initial"]["findings"], s["initial"]["verdict"]["expected"]);
@@ -89,5 +91,39 @@ fn t01_a_tiny_estate_through_every_scenario_holds_exactly_the_expected_findings(
         (report["lost"].as_u64(), report["duplicated"].as_u64()),
         (Some(0), Some(0))
     );
+    assert_eq!(report["exact"], true);
+}
+
+#[test]
+fn t02_the_embedded_process_killed_mid_ingestion_and_restarted_loses_and_duplicates_nothing() {
+    let report = run_estate(&["--embedded"]);
+    assert_eq!(report["parameters"]["coordinators"], "embedded");
+    let s = &report["scenarios"];
+    assert_exact("after the initial scan", &s["initial"]["verdict"]);
+    assert_exact("after steady changes", &s["steady"]["verdict"]);
+    // The new database reaches the process through the file it watches.
+    let a = &s["advisory"];
+    assert_exact("after the advisory", &a["verdict"]);
+    assert!(a["new_findings_expected"].as_u64().unwrap() > 0, "{a}");
+    assert_eq!(a["rematched"], a["rematched_expected"], "{a}");
+    // kill -9 of the one process during puts and ingestion: its queue is gone, its log is not.
+    assert_exact("after the kill and restart", &s["leader_kill"]["verdict"]);
+    assert!(s["worker_scale"]["skipped"].is_string(), "{}", s["worker_scale"]);
+    assert_eq!(report["feed_duplicates"], 0, "no finding created twice on the feed");
+    assert_eq!(report["exact"], true);
+}
+
+#[test]
+fn t03_real_scans_of_written_artifacts_hold_exactly_the_expected_findings() {
+    // Workers fetch, extract and match every artifact for real: the written root filesystems
+    // must come back as the synthetic inventories, or the findings differ.
+    let report = run_estate(&["--engine", "real", "--scenario", "advisory"]);
+    assert_eq!(report["parameters"]["engine"], "real");
+    assert!(report["artifacts_written"].as_u64().unwrap() > 0, "{report}");
+    let s = &report["scenarios"];
+    assert_exact("after the initial scan", &s["initial"]["verdict"]);
+    let a = &s["advisory"];
+    assert_exact("after the advisory", &a["verdict"]);
+    assert_eq!(a["new_findings"], a["new_findings_expected"], "{a}");
     assert_eq!(report["exact"], true);
 }

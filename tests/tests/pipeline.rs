@@ -433,7 +433,10 @@ async fn t07_a_new_leader_publishes_the_jobs_its_predecessor_recorded_but_never_
     wait_covered(&s, new_leader, n, CoverageReason::Successful, Duration::from_secs(120)).await;
     let status = pipeline_status(&s.cluster.client_for(new_leader)).await;
     assert_eq!(status.results_applied, n as u64, "{status:?}");
-    assert_eq!(status.jobs_retried, 0, "the recorded attempts themselves were queued: {status:?}");
+    assert_eq!(
+        status.jobs_retried, 0,
+        "the recorded attempts themselves were queued: {status:?}"
+    );
     let client = s.cluster.client_for(new_leader);
     assert_eq!(finding_count(&client).await, per_host * n);
     assert_created_once(&feed(&client, per_host * n).await, per_host * n);

@@ -286,6 +286,50 @@ pub fn write_marker_advisory(dir: &Path, percent: u64) -> std::io::Result<()> {
     write_json(dir, &format!("{MARKER_ADVISORY}.json"), &record)
 }
 
+/// Writes the artifact `digest` as a root filesystem that the real extractors read back as
+/// exactly [`inventory`] (same names, versions, ecosystems and paths): Debian 12's os-release,
+/// the Debian packages in the dpkg status database, the npm packages (and the marker) in a
+/// lockfile, the PyPI packages pinned in a requirements file. The load test's real-engine mode
+/// scans these with `argus worker` as it would scan any host, so the whole fetch → extract →
+/// match path runs while [`expected`] still predicts every finding.
+pub fn write_rootfs(dir: &Path, digest: &str, packages: usize) -> std::io::Result<()> {
+    let inv = inventory(digest, packages);
+    let (mut dpkg, mut npm, mut pip) = (String::new(), serde_json::Map::new(), String::new());
+    npm.insert("".into(), serde_json::json!({"name": "app", "version": "1.0.0"}));
+    for p in &inv.packages {
+        match p.package_manager {
+            PackageManager::Dpkg => dpkg.push_str(&format!(
+                "Package: {}\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nVersion: {}\n\n",
+                p.name, p.version
+            )),
+            PackageManager::Npm => {
+                npm.insert(
+                    format!("node_modules/{}", p.name),
+                    serde_json::json!({"version": p.version}),
+                );
+            }
+            _ => pip.push_str(&format!("{}=={}\n", p.name, p.version)),
+        }
+    }
+    let lock =
+        serde_json::json!({"name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": npm});
+    let files: [(&str, Vec<u8>); 4] = [
+        (
+            "etc/os-release",
+            b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n".to_vec(),
+        ),
+        (Kind::Debian.path(), dpkg.into_bytes()),
+        (Kind::Npm.path(), serde_json::to_vec_pretty(&lock).expect("JSON always serializes")),
+        (Kind::PyPi.path(), pip.into_bytes()),
+    ];
+    for (rel, data) in files {
+        let path = dir.join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().expect("files are below the root"))?;
+        std::fs::write(path, data)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +347,34 @@ mod tests {
         let inv = inventory(&digest(7), 60);
         assert_eq!(inv.packages.len(), 61, "sixty drawn and the marker");
         assert!(inventory(&digest(7), 0).packages.len() == 1);
+    }
+
+    #[test]
+    fn the_real_extractors_read_a_written_rootfs_back_as_its_inventory() {
+        let key = |p: &Package| {
+            (
+                p.name.clone(),
+                p.version.clone(),
+                p.ecosystem.0.clone(),
+                p.file_path.clone(),
+            )
+        };
+        for i in 0..5 {
+            let d = digest(i);
+            let tmp = tempfile::tempdir().unwrap();
+            write_rootfs(tmp.path(), &d, 60).unwrap();
+            let opts = crate::ScanOptions {
+                kind: Some(crate::TargetKind::Dir),
+                ..Default::default()
+            };
+            let scanned =
+                crate::scan_target(tmp.path().to_str().unwrap(), &opts, &crate::artifact::NoProgress).unwrap();
+            let mut got: Vec<_> = scanned.packages.iter().map(key).collect();
+            let mut want: Vec<_> = inventory(&d, 60).packages.iter().map(key).collect();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "artifact {i}");
+        }
     }
 
     #[test]

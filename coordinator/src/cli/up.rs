@@ -49,6 +49,14 @@ pub struct UpArgs {
     /// Jobs each worker runs at once.
     #[arg(long, default_value_t = 2)]
     pub concurrency: usize,
+    /// Load tests of the control plane: do not fetch artifacts, sleep this long per job and
+    /// match a synthetic inventory derived from the digest (as `argus worker
+    /// --simulate-scan-ms`; re-matches stay real).
+    #[arg(long, env = "ARGUS_SIMULATE_SCAN_MS")]
+    pub simulate_scan_ms: Option<u64>,
+    /// Packages in each simulated scan's synthetic inventory (with `--simulate-scan-ms`).
+    #[arg(long, env = "ARGUS_SIMULATE_PACKAGES", default_value_t = argus_worker::synthetic::DEFAULT_PACKAGES)]
+    pub simulate_packages: usize,
     /// Exit after the summary instead of serving the API.
     #[arg(long)]
     pub exit_when_done: bool,
@@ -111,7 +119,8 @@ async fn up(
                 workers: args.workers,
                 concurrency: args.concurrency,
                 scan,
-                simulate: None,
+                simulate: args.simulate_scan_ms.map(Duration::from_millis),
+                simulate_packages: args.simulate_packages,
             },
         },
     )

@@ -1,7 +1,8 @@
 //! `estate`: the whole cluster at enterprise scale. A synthetic estate (accounts × regions ×
 //! resources of three AWS types, digests shared with a long tail) goes through the real API to
 //! three `argus coordinator`s, a nats-server and W `argus worker --simulate-scan-ms` processes
-//! that match synthetic inventories against a synthetic database for real. Scenarios: initial
+//! that match synthetic inventories against a synthetic database for real — or, with
+//! `--embedded`, one `argus up` process holding all of them but NATS. Scenarios: initial
 //! scan, steady change, a new advisory, kill -9 of the leader during ingestion, worker scale.
 //! After each one, the findings the cluster holds are compared with the ones the deterministic
 //! generator predicts (LOST / DUPLICATED).
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
+mod embedded;
 mod feed;
 mod model;
 mod procs;
@@ -30,6 +32,16 @@ pub enum Scenario {
     LeaderKill,
     WorkerScale,
     All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// Workers sleep `--scan-ms` and match the digest's synthetic inventory: the control plane
+    /// is measured.
+    Simulated,
+    /// Every artifact is written as a root filesystem (dpkg status, npm lockfile, pip
+    /// requirements, os-release) and workers fetch, extract and match it for real.
+    Real,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -70,9 +82,17 @@ pub struct EstateArgs {
     /// Jobs each worker runs at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// How workers scan: simulated, or the real engine on real files (then `--scan-ms` is
+    /// unused, and with `--addresses` the workers must see `--work-dir` at the same path).
+    #[arg(long, value_enum, default_value = "simulated")]
+    pub engine: Engine,
     /// Simulated scan time per job, in milliseconds (before matching for real).
     #[arg(long, default_value_t = 50)]
     pub scan_ms: u64,
+    /// Run against one embedded `argus up` process started here (one-node coordinator,
+    /// in-process queue, `--workers` worker tasks; no NATS) instead of a cluster.
+    #[arg(long, conflicts_with_all = ["addresses", "nats"])]
+    pub embedded: bool,
     /// Coordinators to start.
     #[arg(long, default_value_t = 3)]
     pub coordinators: usize,

@@ -2,7 +2,9 @@
 //! shared with a long tail (Zipf), every resource and digest computed from its index so that
 //! the expected findings can be recomputed at any time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use argus_proto::v1::resource::Details;
 use argus_proto::v1::{ContainerImageDetails, Ec2InstanceDetails, LambdaFunctionDetails, Resource, ResourceType};
@@ -81,6 +83,11 @@ pub struct Estate {
     pub len: u64,
     /// The marker advisory's percentage once it is published (0 before).
     pub marker_percent: u64,
+    /// Real-engine mode: every artifact is a root filesystem below this directory
+    /// (`synthetic::write_rootfs`) and resources point the workers at it with a `dir:` locator.
+    pub rootfs: Option<PathBuf>,
+    /// Digests already written below `rootfs`.
+    written: Mutex<HashSet<String>>,
 }
 
 impl Estate {
@@ -98,7 +105,41 @@ impl Estate {
             generation: HashMap::new(),
             len: 0,
             marker_percent: 0,
+            rootfs: None,
+            written: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Artifacts written below `rootfs` so far.
+    pub fn artifacts_written(&self) -> usize {
+        self.written.lock().expect("artifact set lock").len()
+    }
+
+    /// Where the root filesystem of `digest` is written in real-engine mode.
+    fn rootfs_of(&self, digest: &str) -> Option<PathBuf> {
+        let hex = digest.trim_start_matches("sha256:");
+        self.rootfs.as_ref().map(|d| d.join(&hex[..2]).join(hex))
+    }
+
+    /// Real-engine mode: writes the artifacts of resources `indices` that are not on disk yet,
+    /// before the resources are put. Returns how many were written.
+    pub fn write_artifacts(&self, indices: impl IntoIterator<Item = u64>) -> std::io::Result<usize> {
+        if self.rootfs.is_none() {
+            return Ok(0);
+        }
+        let mut written = self.written.lock().expect("artifact set lock");
+        let mut n = 0;
+        for i in indices {
+            let digest = self.digest(i);
+            if written.contains(&digest) {
+                continue;
+            }
+            let dir = self.rootfs_of(&digest).expect("rootfs is set");
+            synthetic::write_rootfs(&dir, &digest, self.packages)?;
+            written.insert(digest);
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn type_of(i: u64) -> (usize, ResourceType) {
@@ -185,6 +226,11 @@ impl Estate {
                 }),
                 format!("zip:/lambda/fn-{i:08}.zip"),
             ),
+        };
+        // The real engine scans what was written for the digest, whatever the resource type.
+        let locator = match self.rootfs_of(&digest) {
+            Some(dir) => format!("dir:{}", dir.display()),
+            None => locator,
         };
         Resource {
             r#type: ty as i32,

@@ -1,6 +1,7 @@
-//! The cluster under test: nats-server, three `argus coordinator`s and W `argus worker`s started
-//! here on loopback, or a running cluster given by addresses (then nothing is started, killed
-//! or scaled). The synthetic databases are built here and published with `argus db publish`.
+//! The system under test: nats-server, three `argus coordinator`s and W `argus worker`s started
+//! here on loopback; or one embedded `argus up` process; or a running cluster given by
+//! addresses (then nothing is started, killed or scaled). The synthetic databases are built
+//! here and published with `argus db publish` (to the embedded process: written over its file).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,13 +16,16 @@ use argus_worker::synthetic;
 use argus_worker::vulndb::VulnDb;
 use serde_json::json;
 
-use super::EstateArgs;
+use super::embedded::Up;
+use super::{Engine, EstateArgs};
 
 pub struct Procs {
     pub nats_url: String,
     pub nats: Option<NatsServer>,
     pub cluster: Option<Cluster>,
     pub workers: Option<Workers>,
+    /// The embedded process, with `--embedded`.
+    pub up: Option<Up>,
     external: Vec<String>,
     /// Where the databases are built.
     pub work: PathBuf,
@@ -35,6 +39,19 @@ fn config(nats_url: &str, args: &EstateArgs) -> String {
         args.dispatch_window,
         args.dispatch_window.max(1000)
     )
+}
+
+/// The worker flags of a simulated scan, none for the real engine.
+pub fn simulate_args(args: &EstateArgs) -> Vec<String> {
+    match args.engine {
+        Engine::Simulated => vec![
+            "--simulate-scan-ms".into(),
+            args.scan_ms.to_string(),
+            "--simulate-packages".into(),
+            args.packages.to_string(),
+        ],
+        Engine::Real => Vec::new(),
+    }
 }
 
 /// `argus db publish` of `db` to the cluster's NATS.
@@ -75,6 +92,7 @@ impl Procs {
                 nats: None,
                 cluster: None,
                 workers: None,
+                up: None,
                 external: addresses.split(',').map(|a| a.trim().to_string()).collect(),
                 work: work.to_path_buf(),
             });
@@ -84,21 +102,30 @@ impl Procs {
             "--addresses and --nats go together"
         );
         crate::process::locate_argus()?;
+        if args.embedded {
+            let up = Up::start(work, args, &baseline)?;
+            return Ok(Procs {
+                nats_url: String::new(),
+                nats: None,
+                cluster: None,
+                workers: None,
+                up: Some(up),
+                external: Vec::new(),
+                work: work.to_path_buf(),
+            });
+        }
         let nats = NatsServer::start();
         let url = nats.url();
         // Published before the coordinators start: the first version they see is the baseline.
         publish(&url, &baseline);
         let cluster = Cluster::start_with(args.coordinators, "", &config(&url, args)).await;
-        let worker_args = vec![
+        let mut worker_args = vec![
             "--config".to_string(),
             cluster.config.to_string_lossy().into_owned(),
-            "--simulate-scan-ms".into(),
-            args.scan_ms.to_string(),
-            "--simulate-packages".into(),
-            args.packages.to_string(),
             "--concurrency".into(),
             args.concurrency.to_string(),
         ];
+        worker_args.extend(simulate_args(args));
         let refs: Vec<&str> = worker_args.iter().map(String::as_str).collect();
         let workers = Workers::start_from_store(args.workers, cluster.dir.path(), &url, &refs);
         Ok(Procs {
@@ -106,19 +133,22 @@ impl Procs {
             nats: Some(nats),
             cluster: Some(cluster),
             workers: Some(workers),
+            up: None,
             external: Vec::new(),
             work: work.to_path_buf(),
         })
     }
 
+    /// Whether the processes were started here (and may be killed).
     pub fn managed(&self) -> bool {
-        self.cluster.is_some()
+        self.cluster.is_some() || self.up.is_some()
     }
 
     pub fn addresses(&self) -> Vec<String> {
-        match &self.cluster {
-            Some(c) => c.addresses(),
-            None => self.external.clone(),
+        match (&self.cluster, &self.up) {
+            (Some(c), _) => c.addresses(),
+            (None, Some(up)) => vec![up.address()],
+            (None, None) => self.external.clone(),
         }
     }
 
@@ -127,8 +157,14 @@ impl Procs {
         Ok(Client::new(&self.addresses())?)
     }
 
-    pub fn publish(&self, db: &Path) {
-        publish(&self.nats_url, db);
+    pub fn publish(&self, db: &Path) -> anyhow::Result<()> {
+        match &self.up {
+            Some(up) => up.install_db(db),
+            None => {
+                publish(&self.nats_url, db);
+                Ok(())
+            }
+        }
     }
 
     /// Kills every worker and starts `n` fresh ones.
@@ -150,6 +186,9 @@ impl Procs {
         }
         if let Some(w) = &self.workers {
             out += &w.log_tails();
+        }
+        if let Some(up) = &self.up {
+            out += &up.log_tail(30);
         }
         out
     }
@@ -182,6 +221,15 @@ impl Procs {
                     "disk_mib": crate::process::du_bytes(&w.dir.join(format!("worker{i}-db"))) / (1 << 20),
                 }));
             }
+        }
+        if let Some(up) = &self.up {
+            out.push(json!({
+                "process": "argus up",
+                "running": up.pid().is_some(),
+                "rss_mib": mib(up.pid(), "VmRSS:"),
+                "peak_rss_mib": mib(up.pid(), "VmHWM:"),
+                "disk_mib": crate::process::du_bytes(&up.data_dir()) / (1 << 20),
+            }));
         }
         if let Some(n) = &self.nats {
             out.push(json!({

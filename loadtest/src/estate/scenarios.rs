@@ -17,7 +17,7 @@ use super::model::Estate;
 use super::procs::{build_db, Procs};
 use super::report::spread;
 use super::verify::{self, Verdict};
-use super::{EstateArgs, Scenario, VerifyMode};
+use super::{Engine, EstateArgs, Scenario, VerifyMode};
 
 struct Run<'a> {
     args: &'a EstateArgs,
@@ -51,7 +51,13 @@ pub async fn run(args: &EstateArgs) -> anyhow::Result<Value> {
     let mut run = Run {
         args,
         procs,
-        estate: Estate::new(args.accounts, args.regions, artifacts, args.zipf, args.packages),
+        estate: {
+            let mut e = Estate::new(args.accounts, args.regions, artifacts, args.zipf, args.packages);
+            if args.engine == Engine::Real {
+                e.rootfs = Some(work.join("artifacts"));
+            }
+            e
+        },
         feed,
         timeout: Duration::from_secs(args.timeout_secs),
         verdicts: Vec::new(),
@@ -87,7 +93,12 @@ pub async fn run(args: &EstateArgs) -> anyhow::Result<Value> {
             "accounts": args.accounts, "regions": args.regions, "resources": args.resources,
             "artifacts_pool": artifacts, "zipf": args.zipf, "packages": args.packages,
             "workers": args.workers, "concurrency": args.concurrency, "scan_ms": args.scan_ms,
-            "coordinators": if run.procs.managed() { json!(args.coordinators) } else { json!("external") },
+            "engine": format!("{:?}", args.engine).to_lowercase(),
+            "coordinators": match (run.procs.up.is_some(), run.procs.managed()) {
+                (true, _) => json!("embedded"),
+                (false, true) => json!(args.coordinators),
+                (false, false) => json!("external"),
+            },
             "dispatch_window": args.dispatch_window,
         },
         "scenarios": scenarios,
@@ -96,6 +107,7 @@ pub async fn run(args: &EstateArgs) -> anyhow::Result<Value> {
         "duplicated": duplicated,
         "feed_duplicates": feed_duplicates,
         "feed_resubscribed": resubscribed,
+        "artifacts_written": run.estate.artifacts_written(),
         "exact": exact,
     }))
 }
@@ -154,6 +166,7 @@ impl Run<'_> {
     /// Puts resources `indices` in batches, `put_concurrency` in flight, each retried until
     /// acknowledged; the feed starts waiting for each as its batch is sent.
     async fn put(&self, indices: Vec<u64>) -> anyhow::Result<()> {
+        self.estate.write_artifacts(indices.iter().copied())?;
         let client = self.client()?;
         let batches: Vec<Vec<u64>> = indices.chunks(self.args.batch.max(1)).map(<[u64]>::to_vec).collect();
         let results: Vec<anyhow::Result<()>> = futures::stream::iter(batches)
@@ -324,7 +337,7 @@ impl Run<'_> {
         let base = status(&client).await?;
         self.feed.take();
         let t0 = Instant::now();
-        self.procs.publish(&db);
+        self.procs.publish(&db)?;
         let (queued, rematched) = loop {
             let st = status(&client).await?;
             if st.reevaluated_db_version == version {
@@ -370,14 +383,22 @@ impl Run<'_> {
         let start = self.estate.len;
         self.estate.len += batch;
         let indices: Vec<u64> = (start..start + batch).collect();
-        let cluster = self.procs.cluster.as_ref().expect("managed");
-        let leader = cluster.wait_leader(None).await;
-        let survivors: Vec<String> = cluster
-            .nodes
-            .iter()
-            .filter(|c| c.id != leader && c.is_running())
-            .map(|c| c.address())
-            .collect();
+        self.estate.write_artifacts(indices.iter().copied())?;
+        // Embedded, the one process is killed and started again on its data directory: the
+        // in-process queue and whatever it held are lost, the Raft log is not.
+        let (leader, survivors) = match &self.procs.cluster {
+            Some(cluster) => {
+                let leader = cluster.wait_leader(None).await;
+                let survivors: Vec<String> = cluster
+                    .nodes
+                    .iter()
+                    .filter(|c| c.id != leader && c.is_running())
+                    .map(|c| c.address())
+                    .collect();
+                (leader, survivors)
+            }
+            None => (1, self.procs.addresses()),
+        };
         let client = Client::new(&survivors)?;
         let base = status(&client).await?;
         self.feed.take();
@@ -434,9 +455,15 @@ impl Run<'_> {
         let probe = PutResourcesRequest {
             resources: vec![self.estate.resource(0)],
         };
-        let cluster = self.procs.cluster.as_mut().expect("managed");
-        cluster.kill(leader);
         let killed = Instant::now();
+        match (self.procs.cluster.as_mut(), self.procs.up.as_mut()) {
+            (Some(cluster), _) => cluster.kill(leader),
+            (None, Some(up)) => {
+                up.kill();
+                up.restart();
+            }
+            (None, None) => unreachable!("managed"),
+        }
         // The failover gap: from the kill to the first write committed after it.
         loop {
             let ok = client
@@ -462,12 +489,16 @@ impl Run<'_> {
         let new_leader = cluster_leader(&self.procs).await;
         let verdict = self.verify(&client).await?;
         // The killed node comes back, catches up and holds the same findings.
-        let cluster = self.procs.cluster.as_mut().expect("managed");
-        cluster.restart(leader);
-        let last = cluster.status(new_leader).await.last_log_index.unwrap_or(0);
-        cluster.wait_applied(last).await;
-        let restarted = cluster.client_for(leader);
-        let verdict_restarted = self.verify(&restarted).await?;
+        let verdict_restarted = match self.procs.cluster.as_mut() {
+            Some(cluster) => {
+                cluster.restart(leader);
+                let last = cluster.status(new_leader).await.last_log_index.unwrap_or(0);
+                cluster.wait_applied(last).await;
+                let restarted = cluster.client_for(leader);
+                self.verify(&restarted).await?
+            }
+            None => json!("the embedded process is the restarted node"),
+        };
         Ok(json!({
             "seconds": secs(t0, covered),
             "new_resources": batch,
@@ -487,6 +518,9 @@ impl Run<'_> {
     async fn worker_scale(&mut self) -> anyhow::Result<Value> {
         if !self.procs.managed() {
             return Ok(json!({"skipped": "needs the processes started here"}));
+        }
+        if self.procs.up.is_some() {
+            return Ok(json!({"skipped": "embedded: the workers are tasks of the one process (--workers)"}));
         }
         let client = self.client()?;
         let mut steps = Vec::new();
