@@ -73,26 +73,19 @@ impl Embedded {
         }
         let node = Node::start(coordinator).await?;
         let members = BTreeMap::from([(node.id, BasicNode::new(&node.address))]);
-        if node
+        // Asked of the Raft core, which has loaded the log: the metrics may not show a
+        // restarted node's membership yet, and initializing it again would be refused.
+        let initialized = node
             .raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .next()
-            .is_none()
-        {
-            // The metrics may not show the membership loaded from the log yet: a restarted
-            // node can land here, and openraft then refuses because the log is not empty.
+            .is_initialized()
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))?;
+        if !initialized {
             info!(node_id = node.id, "initializing the one-node cluster");
-            match node.raft.initialize(members).await {
-                Ok(()) => {}
-                Err(openraft::error::RaftError::APIError(openraft::error::InitializeError::NotAllowed(e))) => {
-                    info!(node_id = node.id, reason = %e, "the one-node cluster was initialized before");
-                }
-                Err(e) => return Err(Error::Raft(e.to_string())),
-            }
+            node.raft
+                .initialize(members)
+                .await
+                .map_err(|e| Error::Raft(e.to_string()))?;
         }
         node.raft
             .wait(Some(Duration::from_secs(30)))

@@ -152,13 +152,8 @@ impl Cluster {
     pub fn log_tails(&self, n: usize) -> String {
         let mut out = String::new();
         for c in &self.nodes {
-            let log = std::fs::read_to_string(self.dir.path().join(format!("node{}.log", c.id))).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            out += &format!(
-                "--- node {} ---\n{}\n",
-                c.id,
-                lines[lines.len().saturating_sub(n)..].join("\n")
-            );
+            let tail = crate::file_tail(&self.dir.path().join(format!("node{}.log", c.id)), n);
+            out += &format!("--- node {} ---\n{tail}\n", c.id);
         }
         out
     }

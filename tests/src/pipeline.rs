@@ -138,9 +138,8 @@ impl Workers {
     pub fn log_tails(&self) -> String {
         (0..self.procs.len())
             .map(|i| {
-                let text = std::fs::read_to_string(self.dir.join(format!("worker{i}.log"))).unwrap_or_default();
-                let lines: Vec<&str> = text.lines().collect();
-                format!("--- worker {i}\n{}", lines[lines.len().saturating_sub(20)..].join("\n"))
+                let tail = crate::file_tail(&self.dir.join(format!("worker{i}.log")), 20);
+                format!("--- worker {i}\n{tail}")
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -450,6 +450,29 @@ pub(super) fn request(ctx: &mut Ctx, req: &RequestScans) -> Result<RequestScansR
     Ok(out)
 }
 
+/// The schedule records of `shard` whose timers lie from key `from` up to time `until`, in
+/// timer order, at most `limit`.
+fn timed_records(
+    view: &View,
+    shard: u8,
+    from: &[u8],
+    until: (i64, i32),
+    limit: usize,
+) -> Result<Vec<ArtifactSchedule>> {
+    let mut out = Vec::new();
+    for item in view.iter_from(keys::TIMERS, from) {
+        let (key, _) = item?;
+        if key.first() != Some(&shard) || out.len() >= limit || timer_time(&key).is_none_or(|t| t > until) {
+            break;
+        }
+        let digest = String::from_utf8_lossy(&key[13..]).into_owned();
+        if let Some(r) = view.get_record::<ArtifactSchedule>(keys::SCHEDULE, digest.as_bytes())? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// Artifacts with a job in flight whose deadline is after `now` and at most `horizon` away,
 /// waiting for neither a retry nor a backoff: the jobs a new leader must make sure are queued,
 /// since the leader that recorded them may have died before publishing them. Their timers sit
@@ -458,22 +481,12 @@ pub fn in_flight(view: &View, now: &Timestamp, horizon: &Timestamp) -> Result<Ve
     let (now_key, horizon_key) = (time_key(Some(now)), time_key(Some(horizon)));
     let mut out = Vec::new();
     for shard in 0..SHARDS {
-        for item in view.iter_from(keys::TIMERS, &timer_key(shard, now, "")) {
-            let (key, _) = item?;
-            if key.first() != Some(&shard) || timer_time(&key).is_none_or(|t| t > horizon_key) {
-                break;
-            }
-            let digest = String::from_utf8_lossy(&key[13..]).into_owned();
-            let Some(r) = view.get_record::<ArtifactSchedule>(keys::SCHEDULE, digest.as_bytes())? else {
-                continue;
-            };
-            let waiting = r.job.as_ref().is_some_and(|j| {
+        let records = timed_records(view, shard, &timer_key(shard, now, ""), horizon_key, usize::MAX)?;
+        out.extend(records.into_iter().filter(|r| {
+            r.job.as_ref().is_some_and(|j| {
                 j.retry_at.is_none() && j.deadline.as_ref().is_some_and(|d| time_key(Some(d)) > now_key)
-            });
-            if waiting {
-                out.push(r);
-            }
-        }
+            })
+        }));
     }
     Ok(out)
 }
@@ -481,22 +494,10 @@ pub fn in_flight(view: &View, now: &Timestamp, horizon: &Timestamp) -> Result<Ve
 /// Artifacts whose timer has come, at most `per_shard` from each shard, shards interleaved
 /// (shard 0's first, shard 1's first, ...) so that dispatching a prefix of the list is fair.
 pub fn due(view: &View, now: &Timestamp, per_shard: usize) -> Result<Vec<ArtifactSchedule>> {
-    let mut by_shard: Vec<Vec<ArtifactSchedule>> = Vec::with_capacity(SHARDS as usize);
     let now_key = time_key(Some(now));
-    for shard in 0..SHARDS {
-        let mut taken = Vec::new();
-        for item in view.iter_from(keys::TIMERS, &[shard]) {
-            let (key, _) = item?;
-            if key.first() != Some(&shard) || taken.len() >= per_shard || timer_time(&key).is_none_or(|t| t > now_key) {
-                break;
-            }
-            let digest = String::from_utf8_lossy(&key[13..]).into_owned();
-            if let Some(r) = view.get_record::<ArtifactSchedule>(keys::SCHEDULE, digest.as_bytes())? {
-                taken.push(r);
-            }
-        }
-        by_shard.push(taken);
-    }
+    let by_shard = (0..SHARDS)
+        .map(|shard| timed_records(view, shard, &[shard], now_key, per_shard))
+        .collect::<Result<Vec<_>>>()?;
     let mut out = Vec::new();
     let longest = by_shard.iter().map(Vec::len).max().unwrap_or(0);
     let mut iters: Vec<_> = by_shard.into_iter().map(Vec::into_iter).collect();

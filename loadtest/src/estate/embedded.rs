@@ -125,11 +125,9 @@ impl Up {
     }
 
     pub fn log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(self.dir.join("up.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
         format!(
             "--- argus up ---\n{}\n",
-            lines[lines.len().saturating_sub(n)..].join("\n")
+            argus_tests::file_tail(&self.dir.join("up.log"), n)
         )
     }
 }
