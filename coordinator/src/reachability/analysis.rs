@@ -512,4 +512,4 @@ fn group_rules(group: &super::model::SecurityGroup, family: Family, protocol: Pr
 
 #[cfg(test)]
 #[path = "analysis_tests.rs"]
-mod tests;
+pub(crate) mod tests;

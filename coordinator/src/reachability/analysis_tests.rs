@@ -59,7 +59,7 @@ fn route(destination: &str, target: &str) -> Route {
 /// One VPC with an attached internet gateway, a main route table sending everything outside
 /// the VPC to it, the default ACL allowing everything both ways, and one running instance with
 /// a public IPv4 address in group `sg-web` (HTTPS from anywhere).
-fn world() -> NetworkSnapshot {
+pub(crate) fn world() -> NetworkSnapshot {
     let open_acl = |id: &str, default: bool, subnets: Vec<String>| NetworkAcl {
         network_acl_id: id.into(),
         vpc_id: "vpc-1".into(),

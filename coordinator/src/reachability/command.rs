@@ -1,0 +1,89 @@
+//! The Raft command one analysis becomes: what the discovery cycle proposes for each account
+//! and region it read.
+
+use std::collections::BTreeMap;
+
+use argus_proto::internal::v1::command::Kind;
+use argus_proto::internal::v1::{Command, InstanceExposures, SetNetworkExposures};
+use argus_proto::v1::{
+    IpVersion, NetworkComponentType, NetworkPathComponent, NetworkProtocol, NetworkReachabilityDetails, PortRange,
+};
+use prost_types::Timestamp;
+
+use super::analysis::{analyze, ComponentKind, Exposure};
+use super::cidr::Family;
+use super::model::{NetworkSnapshot, Protocol};
+
+/// `SetNetworkExposures` for the snapshot's account and region, observed at `observed_at`. Pure:
+/// every instance of the snapshot is listed once (exposed or not, so an instance without
+/// exposures counts as known unreachable), in id order, with its exposures.
+pub fn command(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Command {
+    Command {
+        kind: Some(Kind::SetNetworkExposures(exposures(snapshot, observed_at))),
+    }
+}
+
+pub fn exposures(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> SetNetworkExposures {
+    let mut instances: BTreeMap<&str, Vec<NetworkReachabilityDetails>> = snapshot
+        .instances
+        .iter()
+        .filter(|i| !i.instance_id.is_empty())
+        .map(|i| (i.instance_id.as_str(), Vec::new()))
+        .collect();
+    let found = analyze(snapshot);
+    for e in &found {
+        if let Some(list) = instances.get_mut(e.instance_id.as_str()) {
+            list.push(details(e));
+        }
+    }
+    SetNetworkExposures {
+        account_id: snapshot.account_id.clone(),
+        region: snapshot.region.clone(),
+        observed_at: Some(observed_at),
+        instances: instances
+            .into_iter()
+            .map(|(id, exposures)| InstanceExposures {
+                instance_id: id.to_string(),
+                exposures,
+            })
+            .collect(),
+    }
+}
+
+/// One exposure as the findings API describes it.
+pub fn details(e: &Exposure) -> NetworkReachabilityDetails {
+    NetworkReachabilityDetails {
+        protocol: match e.protocol {
+            Protocol::Udp => NetworkProtocol::Udp,
+            _ => NetworkProtocol::Tcp,
+        } as i32,
+        open_port_range: Some(PortRange {
+            begin: e.ports.from.into(),
+            end: e.ports.to.into(),
+        }),
+        ip_version: match e.family {
+            Family::V4 => IpVersion::Ipv4,
+            Family::V6 => IpVersion::Ipv6,
+        } as i32,
+        network_path: e
+            .path
+            .iter()
+            .map(|c| NetworkPathComponent {
+                component_id: c.id.clone(),
+                component_type: component_type(c.kind) as i32,
+            })
+            .collect(),
+    }
+}
+
+fn component_type(kind: ComponentKind) -> NetworkComponentType {
+    match kind {
+        ComponentKind::InternetGateway => NetworkComponentType::InternetGateway,
+        ComponentKind::RouteTable => NetworkComponentType::RouteTable,
+        ComponentKind::NetworkAcl => NetworkComponentType::NetworkAcl,
+        ComponentKind::SecurityGroup => NetworkComponentType::SecurityGroup,
+        ComponentKind::Subnet => NetworkComponentType::Subnet,
+        ComponentKind::Instance => NetworkComponentType::Ec2Instance,
+        ComponentKind::PublicAddress => NetworkComponentType::PublicIpAddress,
+    }
+}
