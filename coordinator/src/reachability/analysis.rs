@@ -98,59 +98,105 @@ pub struct Exposure {
 /// Every exposure in the snapshot, sorted by instance, family, protocol and first port. Pure:
 /// the same snapshot always gives the same list, whatever the order of its lists.
 pub fn analyze(snapshot: &NetworkSnapshot) -> Vec<Exposure> {
+    assess(snapshot)
+        .into_iter()
+        .flat_map(|(_, verdict)| match verdict {
+            Verdict::Exposed(e) => e,
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// What the analysis can say about one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// These ports are open to the internet (sorted by family, protocol and first port).
+    Exposed(Vec<Exposure>),
+    /// Not running, no public address, or no path from the internet to any port.
+    Unreachable,
+    /// Running with a public address, but the snapshot lacks the subnet's route table or
+    /// network ACL, or one of the instance's security groups: nothing can be concluded.
+    Unknown,
+}
+
+/// A verdict for every instance of the snapshot (listed once, by id), in id order.
+pub fn assess(snapshot: &NetworkSnapshot) -> Vec<(String, Verdict)> {
     let index = Index::new(snapshot);
     let mut instances: Vec<&InstanceNetwork> = snapshot.instances.iter().collect();
     instances.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     instances.dedup_by(|a, b| a.instance_id == b.instance_id);
     // Instances of one subnet with the same groups share everything but their addresses.
-    let mut cache: HashMap<(Family, &str, &str, Vec<&str>), Option<Reach>> = HashMap::new();
+    let mut cache: HashMap<(Family, &str, &str, Vec<&str>), Found> = HashMap::new();
     let mut out = Vec::new();
     for instance in instances {
-        if instance.state != "running" {
-            continue;
-        }
-        let groups = index.groups(instance);
-        for family in [Family::V4, Family::V6] {
-            let addresses = public_addresses(instance, family);
-            if addresses.is_empty() {
-                continue;
-            }
-            let key = (
-                family,
-                instance.subnet_id.as_str(),
-                instance.vpc_id.as_str(),
-                groups.clone(),
-            );
-            let reach = cache
-                .entry(key)
-                .or_insert_with(|| index.reach(instance, family, &groups));
-            let Some(reach) = reach else { continue };
-            for open in &reach.open {
-                let mut path = Vec::new();
-                for igw in &reach.gateways {
-                    path.push(component(ComponentKind::InternetGateway, igw));
-                }
-                path.push(component(ComponentKind::RouteTable, &reach.route_table));
-                path.push(component(ComponentKind::NetworkAcl, &reach.acl));
-                for group in &open.groups {
-                    path.push(component(ComponentKind::SecurityGroup, group));
-                }
-                path.push(component(ComponentKind::Subnet, &instance.subnet_id));
-                path.push(component(ComponentKind::Instance, &instance.instance_id));
-                for address in &addresses {
-                    path.push(component(ComponentKind::PublicAddress, address));
-                }
-                out.push(Exposure {
-                    instance_id: instance.instance_id.clone(),
-                    family,
-                    protocol: open.protocol,
-                    ports: open.ports,
-                    path,
-                });
-            }
-        }
+        let verdict = if instance.state != "running" {
+            Verdict::Unreachable
+        } else {
+            assess_running(&index, instance, &mut cache)
+        };
+        out.push((instance.instance_id.clone(), verdict));
     }
     out
+}
+
+fn assess_running<'s>(
+    index: &Index<'s>,
+    instance: &'s InstanceNetwork,
+    cache: &mut HashMap<(Family, &'s str, &'s str, Vec<&'s str>), Found>,
+) -> Verdict {
+    let groups = index.groups(instance);
+    let mut exposures = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        let addresses = public_addresses(instance, family);
+        if addresses.is_empty() {
+            continue;
+        }
+        if groups.len() < instance.security_group_ids.iter().collect::<BTreeSet<_>>().len() {
+            return Verdict::Unknown;
+        }
+        let key = (
+            family,
+            instance.subnet_id.as_str(),
+            instance.vpc_id.as_str(),
+            groups.clone(),
+        );
+        let found = cache
+            .entry(key)
+            .or_insert_with(|| index.reach(instance, family, &groups));
+        let reach = match found {
+            Found::Missing => return Verdict::Unknown,
+            Found::Closed => continue,
+            Found::Open(reach) => reach,
+        };
+        for open in &reach.open {
+            let mut path = Vec::new();
+            for igw in &reach.gateways {
+                path.push(component(ComponentKind::InternetGateway, igw));
+            }
+            path.push(component(ComponentKind::RouteTable, &reach.route_table));
+            path.push(component(ComponentKind::NetworkAcl, &reach.acl));
+            for group in &open.groups {
+                path.push(component(ComponentKind::SecurityGroup, group));
+            }
+            path.push(component(ComponentKind::Subnet, &instance.subnet_id));
+            path.push(component(ComponentKind::Instance, &instance.instance_id));
+            for address in &addresses {
+                path.push(component(ComponentKind::PublicAddress, address));
+            }
+            exposures.push(Exposure {
+                instance_id: instance.instance_id.clone(),
+                family,
+                protocol: open.protocol,
+                ports: open.ports,
+                path,
+            });
+        }
+    }
+    if exposures.is_empty() {
+        Verdict::Unreachable
+    } else {
+        Verdict::Exposed(exposures)
+    }
 }
 
 fn component(kind: ComponentKind, id: &str) -> PathComponent {
@@ -178,6 +224,14 @@ fn public_addresses(instance: &InstanceNetwork, family: Family) -> Vec<String> {
         }
     }
     out.into_iter().collect()
+}
+
+/// What one subnet, family and set of groups come to.
+enum Found {
+    /// The subnet's route table or network ACL is not in the snapshot.
+    Missing,
+    Closed,
+    Open(Reach),
 }
 
 /// What one subnet, family and set of groups expose.
@@ -393,14 +447,18 @@ impl<'s> Index<'s> {
         (routed, gateways.into_iter().collect())
     }
 
-    fn reach(&self, instance: &'s InstanceNetwork, family: Family, groups: &[&str]) -> Option<Reach> {
+    fn reach(&self, instance: &'s InstanceNetwork, family: Family, groups: &[&str]) -> Found {
         let vpc = self.vpc_of(instance);
-        let table = self.route_table(&instance.subnet_id, vpc)?;
-        let acl = self.acl(&instance.subnet_id, vpc)?;
+        let (Some(table), Some(acl)) = (
+            self.route_table(&instance.subnet_id, vpc),
+            self.acl(&instance.subnet_id, vpc),
+        ) else {
+            return Found::Missing;
+        };
         let (routed, gateways) = self.internet_routes(table, vpc, family);
         let internet = routed.intersect(&public_space(family));
         if internet.is_empty() {
-            return None;
+            return Found::Closed;
         }
         let mut open = Vec::new();
         for protocol in [Protocol::Tcp, Protocol::Udp] {
@@ -410,7 +468,10 @@ impl<'s> Index<'s> {
             }
             open.extend(self.open_ports(acl, &base, groups, family, protocol));
         }
-        (!open.is_empty()).then(|| Reach {
+        if open.is_empty() {
+            return Found::Closed;
+        }
+        Found::Open(Reach {
             gateways,
             route_table: table.route_table_id.clone(),
             acl: acl.network_acl_id.clone(),

@@ -489,15 +489,99 @@ fn stopped_and_other_non_running_instances_are_not_exposed() {
 }
 
 #[test]
-fn unknown_groups_and_malformed_blocks_match_nothing() {
+fn malformed_blocks_match_nothing() {
     let mut s = world();
-    s.instances[0].security_group_ids.push("sg-gone".into());
     s.security_groups.push(group(
         "sg-bad",
         vec![sg_rule(tcp(22, 22), &["not-a-cidr", "::/0"], &[])],
     ));
     s.instances[0].security_group_ids.push("sg-bad".into());
     assert_eq!(opened(&s), vec![v4_tcp(443, 443)]);
+}
+
+fn verdict(s: &NetworkSnapshot) -> Verdict {
+    assess(s).into_iter().find(|(id, _)| id == "i-1").unwrap().1
+}
+
+#[test]
+fn a_reachable_instance_whose_network_the_snapshot_lacks_is_unknown_not_unreachable() {
+    assert!(matches!(verdict(&world()), Verdict::Exposed(_)));
+    let mut no_group = world();
+    no_group.instances[0].security_group_ids.push("sg-gone".into());
+    assert_eq!(verdict(&no_group), Verdict::Unknown);
+    let mut no_table = world();
+    no_table.route_tables.clear();
+    assert_eq!(verdict(&no_table), Verdict::Unknown);
+    let mut no_acl = world();
+    no_acl.network_acls.clear();
+    assert_eq!(verdict(&no_acl), Verdict::Unknown);
+    // Without a public address, or not running, nothing else matters.
+    no_acl.instances[0].public_ipv4.clear();
+    assert_eq!(verdict(&no_acl), Verdict::Unreachable);
+    no_table.instances[0].state = "stopped".into();
+    assert_eq!(verdict(&no_table), Verdict::Unreachable);
+    // Complete data without an open port is a verdict.
+    let mut closed = world();
+    closed.security_groups[0].ingress.clear();
+    assert_eq!(verdict(&closed), Verdict::Unreachable);
+}
+
+#[test]
+fn the_command_lists_judged_instances_with_their_exposures_and_leaves_unknown_ones_out() {
+    use argus_proto::internal::v1::command::Kind;
+    use argus_proto::v1::{NetworkComponentType, NetworkProtocol};
+    let mut s = world();
+    let template = s.instances[0].clone();
+    s.instances.push(InstanceNetwork {
+        instance_id: "i-private".into(),
+        public_ipv4: vec![],
+        ..template.clone()
+    });
+    s.instances.push(InstanceNetwork {
+        instance_id: "i-unknown".into(),
+        security_group_ids: vec!["sg-not-read".into()],
+        ..template
+    });
+    let at = prost_types::Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 0,
+    };
+    let Some(Kind::SetNetworkExposures(cmd)) = crate::reachability::command(&s, at).kind else {
+        panic!("a SetNetworkExposures command");
+    };
+    assert_eq!(
+        (cmd.account_id.as_str(), cmd.region.as_str(), cmd.observed_at),
+        ("123456789012", "eu-west-1", Some(at))
+    );
+    let listed: Vec<(&str, usize)> = cmd
+        .instances
+        .iter()
+        .map(|i| (i.instance_id.as_str(), i.exposures.len()))
+        .collect();
+    assert_eq!(listed, vec![("i-1", 1), ("i-private", 0)]);
+    let d = &cmd.instances[0].exposures[0];
+    assert_eq!(d.protocol(), NetworkProtocol::Tcp);
+    assert_eq!(
+        (d.open_port_range.unwrap().begin, d.open_port_range.unwrap().end),
+        (443, 443)
+    );
+    let types: Vec<NetworkComponentType> = d.network_path.iter().map(|c| c.component_type()).collect();
+    assert_eq!(
+        types,
+        vec![
+            NetworkComponentType::InternetGateway,
+            NetworkComponentType::RouteTable,
+            NetworkComponentType::NetworkAcl,
+            NetworkComponentType::SecurityGroup,
+            NetworkComponentType::Subnet,
+            NetworkComponentType::Ec2Instance,
+            NetworkComponentType::PublicIpAddress,
+        ]
+    );
+    crate::state::State::validate(&argus_proto::internal::v1::Command {
+        kind: Some(Kind::SetNetworkExposures(cmd)),
+    })
+    .expect("the command the analysis builds is valid");
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! The Raft command one analysis becomes: what the discovery cycle proposes for each account
 //! and region it read.
 
-use std::collections::BTreeMap;
-
 use argus_proto::internal::v1::command::Kind;
 use argus_proto::internal::v1::{Command, InstanceExposures, SetNetworkExposures};
 use argus_proto::v1::{
@@ -10,13 +8,15 @@ use argus_proto::v1::{
 };
 use prost_types::Timestamp;
 
-use super::analysis::{analyze, ComponentKind, Exposure};
+use super::analysis::{assess, ComponentKind, Exposure, Verdict};
 use super::cidr::Family;
 use super::model::{NetworkSnapshot, Protocol};
 
 /// `SetNetworkExposures` for the snapshot's account and region, observed at `observed_at`. Pure:
-/// every instance of the snapshot is listed once (exposed or not, so an instance without
-/// exposures counts as known unreachable), in id order, with its exposures.
+/// every instance the analysis could judge is listed once, in id order, with its exposures
+/// (none: known unreachable). An instance whose route table, ACL or security groups the
+/// snapshot lacks is left out, so it counts as unknown: its scores are never lowered on
+/// missing data.
 pub fn command(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Command {
     Command {
         kind: Some(Kind::SetNetworkExposures(exposures(snapshot, observed_at))),
@@ -24,29 +24,23 @@ pub fn command(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Command {
 }
 
 pub fn exposures(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> SetNetworkExposures {
-    let mut instances: BTreeMap<&str, Vec<NetworkReachabilityDetails>> = snapshot
-        .instances
-        .iter()
-        .filter(|i| !i.instance_id.is_empty())
-        .map(|i| (i.instance_id.as_str(), Vec::new()))
+    let instances = assess(snapshot)
+        .into_iter()
+        .filter(|(id, _)| !id.is_empty())
+        .filter_map(|(instance_id, verdict)| {
+            let exposures = match verdict {
+                Verdict::Exposed(e) => e.iter().map(details).collect(),
+                Verdict::Unreachable => Vec::new(),
+                Verdict::Unknown => return None,
+            };
+            Some(InstanceExposures { instance_id, exposures })
+        })
         .collect();
-    let found = analyze(snapshot);
-    for e in &found {
-        if let Some(list) = instances.get_mut(e.instance_id.as_str()) {
-            list.push(details(e));
-        }
-    }
     SetNetworkExposures {
         account_id: snapshot.account_id.clone(),
         region: snapshot.region.clone(),
         observed_at: Some(observed_at),
-        instances: instances
-            .into_iter()
-            .map(|(id, exposures)| InstanceExposures {
-                instance_id: id.to_string(),
-                exposures,
-            })
-            .collect(),
+        instances,
     }
 }
 

@@ -9,6 +9,6 @@ pub mod cidr;
 pub mod command;
 pub mod model;
 
-pub use analysis::{analyze, ComponentKind, Exposure, PathComponent};
+pub use analysis::{analyze, assess, ComponentKind, Exposure, PathComponent, Verdict};
 pub use command::command;
 pub use model::NetworkSnapshot;
