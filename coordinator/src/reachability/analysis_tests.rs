@@ -559,6 +559,7 @@ fn the_command_lists_judged_instances_with_their_exposures_and_leaves_unknown_on
         .map(|i| (i.instance_id.as_str(), i.exposures.len()))
         .collect();
     assert_eq!(listed, vec![("i-1", 1), ("i-private", 0)]);
+    assert_eq!(cmd.unknown_instance_ids, vec!["i-unknown".to_string()]);
     let d = &cmd.instances[0].exposures[0];
     assert_eq!(d.protocol(), NetworkProtocol::Tcp);
     assert_eq!(

@@ -15,8 +15,8 @@ use super::model::{NetworkSnapshot, Protocol};
 /// `SetNetworkExposures` for the snapshot's account and region, observed at `observed_at`. Pure:
 /// every instance the analysis could judge is listed once, in id order, with its exposures
 /// (none: known unreachable). An instance whose route table, ACL or security groups the
-/// snapshot lacks is left out, so it counts as unknown: its scores are never lowered on
-/// missing data.
+/// snapshot lacks is listed as unknown instead: its scores are never lowered on missing data,
+/// and what was known of it stays as it was.
 pub fn command(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Command {
     Command {
         kind: Some(Kind::SetNetworkExposures(exposures(snapshot, observed_at))),
@@ -24,23 +24,28 @@ pub fn command(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Command {
 }
 
 pub fn exposures(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> SetNetworkExposures {
-    let instances = assess(snapshot)
-        .into_iter()
-        .filter(|(id, _)| !id.is_empty())
-        .filter_map(|(instance_id, verdict)| {
-            let exposures = match verdict {
-                Verdict::Exposed(e) => e.iter().map(details).collect(),
-                Verdict::Unreachable => Vec::new(),
-                Verdict::Unknown => return None,
-            };
-            Some(InstanceExposures { instance_id, exposures })
-        })
-        .collect();
+    let mut instances = Vec::new();
+    let mut unknown_instance_ids = Vec::new();
+    for (instance_id, verdict) in assess(snapshot) {
+        if instance_id.is_empty() {
+            continue;
+        }
+        let exposures = match verdict {
+            Verdict::Exposed(e) => e.iter().map(details).collect(),
+            Verdict::Unreachable => Vec::new(),
+            Verdict::Unknown => {
+                unknown_instance_ids.push(instance_id);
+                continue;
+            }
+        };
+        instances.push(InstanceExposures { instance_id, exposures });
+    }
     SetNetworkExposures {
         account_id: snapshot.account_id.clone(),
         region: snapshot.region.clone(),
         observed_at: Some(observed_at),
         instances,
+        unknown_instance_ids,
     }
 }
 

@@ -63,8 +63,9 @@ pub(super) fn set_exposures(ctx: &mut Ctx, req: &SetNetworkExposures) -> Result<
         ..Default::default()
     };
     let mut done = Reconciled::default();
+    let unknown: BTreeSet<&str> = req.unknown_instance_ids.iter().map(String::as_str).collect();
     for (id, old) in &before {
-        if !now.contains_key(id.as_str()) {
+        if !now.contains_key(id.as_str()) && !unknown.contains(id.as_str()) {
             ctx.txn
                 .delete(keys::EXPOSURES, keys::exposure(&req.account_id, &req.region, id));
             let scores = changed(ctx, req, id, Some(old), None, &mut done)?;

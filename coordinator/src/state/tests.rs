@@ -190,6 +190,7 @@ pub fn exposures(
                 exposures,
             })
             .collect(),
+        unknown_instance_ids: Vec::new(),
     })
 }
 

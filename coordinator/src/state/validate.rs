@@ -178,6 +178,24 @@ fn network_exposures(req: &SetNetworkExposures) -> Check {
         "instance_id",
         req.instances.iter().map(|i| i.instance_id.as_str()),
     )?;
+    batch("unknown_instance_ids", req.unknown_instance_ids.len(), MAX_INSTANCES)?;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let judged: HashMap<&str, usize> = req
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (x.instance_id.as_str(), i))
+        .collect();
+    for (i, unknown) in req.unknown_instance_ids.iter().enumerate() {
+        let path = format!("unknown_instance_ids[{i}]");
+        id(&path, unknown, MAX_ID_BYTES)?;
+        if let Some(first) = seen.insert(unknown, i) {
+            return fail(&path, format!("duplicate of unknown_instance_ids[{first}]"));
+        }
+        if let Some(j) = judged.get(unknown.as_str()) {
+            return fail(&path, format!("also in instances[{j}]"));
+        }
+    }
     for (i, instance) in req.instances.iter().enumerate() {
         let path = format!("instances[{i}]");
         id(&format!("{path}.instance_id"), &instance.instance_id, MAX_ID_BYTES)?;

@@ -23,8 +23,9 @@ enum Op {
     DeleteRule(u8),
     Compact(u8, u8),
     Coverage(u8),
-    /// (account, observed_at, instances as (resource, exposures as (ports, udp, group)))
-    Network(u8, u8, Vec<(u8, Vec<(u8, bool, u8)>)>),
+    /// (account, observed_at, instances as (resource, exposures as (ports, udp, group),
+    /// unknown))
+    Network(u8, u8, Vec<(u8, Vec<(u8, bool, u8)>, bool)>),
 }
 
 /// Port ranges network exposures are drawn from.
@@ -45,7 +46,11 @@ fn op() -> impl Strategy<Value = Op> {
             0..3u8,
             0..20u8,
             proptest::collection::vec(
-                (0..8u8, proptest::collection::vec((0..4u8, proptest::bool::ANY, 0..2u8), 0..3)),
+                (
+                    0..8u8,
+                    proptest::collection::vec((0..4u8, proptest::bool::ANY, 0..2u8), 0..3),
+                    proptest::bool::weighted(0.2),
+                ),
                 0..4,
             ),
         )
@@ -128,10 +133,15 @@ fn command(op: &Op) -> Cmd {
         }),
         Op::Network(a, at, instances) => {
             let mut seen = std::collections::BTreeSet::new();
+            let unknown: Vec<String> = instances
+                .iter()
+                .filter(|(r, _, unknown)| *unknown && seen.insert(*r))
+                .map(|(r, _, _)| format!("res-{r}"))
+                .collect();
             let listed: Vec<(String, Vec<argus_proto::v1::NetworkReachabilityDetails>)> = instances
                 .iter()
-                .filter(|(r, _)| seen.insert(*r))
-                .map(|(r, ports)| {
+                .filter(|(r, _, _)| seen.insert(*r))
+                .map(|(r, ports, _)| {
                     let mut taken = std::collections::BTreeSet::new();
                     let exposures = ports
                         .iter()
@@ -149,11 +159,15 @@ fn command(op: &Op) -> Cmd {
                     (format!("res-{r}"), exposures)
                 })
                 .collect();
-            exposures(
+            let mut cmd = exposures(
                 &format!("acct-{a}"),
                 i64::from(*at),
                 listed.iter().map(|(id, e)| (id.as_str(), e.clone())).collect(),
-            )
+            );
+            if let Cmd::SetNetworkExposures(r) = &mut cmd {
+                r.unknown_instance_ids = unknown;
+            }
+            cmd
         }
         Op::Coverage(d) => Cmd::SetCoverage(SetCoverage {
             artifact_digest: digest((*d).into()),

@@ -210,6 +210,31 @@ fn an_instance_left_out_of_the_analysis_has_its_reachability_findings_closed() {
 }
 
 #[test]
+fn an_instance_the_analysis_could_not_judge_keeps_what_was_known_of_it() {
+    let f = scanned_instance();
+    f.run(
+        30,
+        exposures(ACC, 200, vec![("i-1", vec![open_ports(TCP, 22, 22, "sg-ssh")])]),
+    );
+    let n = f.changes().len();
+    let mut unknown = exposures(ACC, 300, vec![]);
+    if let Cmd::SetNetworkExposures(r) = &mut unknown {
+        r.unknown_instance_ids = vec!["i-1".into()];
+    }
+    let r = applied(f.run(40, unknown));
+    assert!(r.applied);
+    assert_eq!(f.changes().len(), n, "nothing closed, nothing re-scored");
+    let ssh = f.finding(&nid("i-1", 22, 22));
+    assert_eq!(
+        (ssh.status(), ssh.last_observed_at),
+        (FindingStatus::Active, Some(ts(200)))
+    );
+    // Listed nowhere next time: gone from the analysis.
+    f.run(50, exposures(ACC, 400, vec![]));
+    assert_eq!(f.finding(&nid("i-1", 22, 22)).status(), FindingStatus::Closed);
+}
+
+#[test]
 fn another_account_or_region_is_a_separate_analysis() {
     let f = exposed();
     // Account 2's analysis does not list i-1: it says nothing about it.
@@ -663,6 +688,14 @@ fn malformed_analyses_are_refused_whole_with_the_field_named() {
             r.instances[0].exposures.push(again);
         })),
         "instances[0].exposures[1]: same family, protocol and ports as exposures[0]"
+    );
+    assert_eq!(
+        refused(with(&|r| r.unknown_instance_ids = vec!["i-9".into(), "i-2".into()])),
+        "unknown_instance_ids[1]: also in instances[1]"
+    );
+    assert_eq!(
+        refused(with(&|r| r.unknown_instance_ids = vec!["i-9".into(), "i-9".into()])),
+        "unknown_instance_ids[1]: duplicate of unknown_instance_ids[0]"
     );
     let mut scanned = vuln("CVE-1", "openssl");
     scanned.r#type = FindingType::NetworkReachability as i32;
