@@ -745,3 +745,88 @@ proptest! {
         }
     }
 }
+
+/// A region of `instances` instances over 50 subnets (each with its own ACL of 20 numbered
+/// rules per direction) and 40 security groups of 20 rules each, every instance public and in
+/// three groups.
+pub(crate) fn large_region(instances: usize) -> NetworkSnapshot {
+    let mut s = world();
+    s.subnets.clear();
+    s.network_acls.clear();
+    s.security_groups.clear();
+    s.instances.clear();
+    for n in 0..50 {
+        let subnet = format!("subnet-{n}");
+        s.subnets.push(Subnet {
+            subnet_id: subnet.clone(),
+            vpc_id: "vpc-1".into(),
+            cidr_v4: format!("10.0.{n}.0/24"),
+        });
+        let mut entries = Vec::new();
+        for r in 0..19 {
+            let port = 1000 + r * 100;
+            entries.push(entry(
+                i32::from(r) + 1,
+                false,
+                tcp(port, port + 50),
+                BLOCKS[usize::from(r) % BLOCKS.len()],
+                r % 3 != 0,
+            ));
+            entries.push(entry(i32::from(r) + 1, true, tcp(port, port + 50), "0.0.0.0/0", true));
+        }
+        entries.push(entry(100, false, ALL, "0.0.0.0/0", true));
+        entries.push(entry(100, true, ALL, "0.0.0.0/0", true));
+        s.network_acls.push(NetworkAcl {
+            network_acl_id: format!("acl-{n}"),
+            vpc_id: "vpc-1".into(),
+            default: false,
+            subnet_ids: vec![subnet],
+            entries,
+        });
+    }
+    for g in 0..40u16 {
+        let rules = (0..20u16)
+            .map(|r| {
+                let port = 20 + g * 50 + r * 7;
+                let blocks = [BLOCKS[usize::from(g + r) % BLOCKS.len()], "10.0.0.0/8"];
+                sg_rule(
+                    if r % 5 == 0 {
+                        (Protocol::Udp, Some(PortRange { from: port, to: port }))
+                    } else {
+                        tcp(port, port + 3)
+                    },
+                    &blocks,
+                    &[],
+                )
+            })
+            .collect();
+        s.security_groups.push(group(&format!("sg-{g}"), rules));
+    }
+    for i in 0..instances {
+        s.instances.push(InstanceNetwork {
+            instance_id: format!("i-{i:08}"),
+            state: "running".into(),
+            vpc_id: "vpc-1".into(),
+            subnet_id: format!("subnet-{}", i % 50),
+            private_ipv4: vec![],
+            public_ipv4: vec![format!("54.{}.{}.{}", i / 65536 % 256, i / 256 % 256, i % 256)],
+            ipv6: vec![],
+            security_group_ids: (0..3).map(|k| format!("sg-{}", (i * 7 + k * 13) % 40)).collect(),
+        });
+    }
+    s
+}
+
+/// Not an assertion: reports how long one region of 10,000 public instances takes to analyse.
+#[test]
+fn report_analysis_time() {
+    let s = large_region(10_000);
+    let start = std::time::Instant::now();
+    let found = analyze(&s);
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "reachability analysis: 10000 instances, 50 subnets, 40 groups of 20 rules: {} exposures in {secs:.2}s",
+        found.len()
+    );
+    assert!(!found.is_empty());
+}

@@ -17,10 +17,54 @@ use super::model::{NetworkSnapshot, Protocol};
 /// (none: known unreachable). An instance whose route table, ACL or security groups the
 /// snapshot lacks is listed as unknown instead: its scores are never lowered on missing data,
 /// and what was known of it stays as it was.
+///
+/// Everything goes into one command; a region with many exposures makes a large Raft entry, so
+/// the discovery cycle should propose [`commands`] instead.
 pub fn command(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Command {
     Command {
         kind: Some(Kind::SetNetworkExposures(exposures(snapshot, observed_at))),
     }
+}
+
+/// Encoded size above which [`commands`] starts another part, like the ingestion's batches.
+pub const MAX_COMMAND_BYTES: usize = 256 << 10;
+
+/// The same analysis as [`command`] in parts of at most [`MAX_COMMAND_BYTES`] (an instance
+/// larger than that alone in its part), all `partial` but the last, which carries the unknown
+/// instances. Propose them in order; applying the last retires what no part listed. Pure.
+pub fn commands(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> Vec<Command> {
+    split(exposures(snapshot, observed_at), MAX_COMMAND_BYTES)
+}
+
+fn split(all: SetNetworkExposures, max_bytes: usize) -> Vec<Command> {
+    use prost::Message;
+    let mut parts = Vec::new();
+    let mut part = SetNetworkExposures {
+        account_id: all.account_id.clone(),
+        region: all.region.clone(),
+        observed_at: all.observed_at,
+        partial: true,
+        ..Default::default()
+    };
+    for instance in all.instances {
+        if !part.instances.is_empty() && part.encoded_len() + instance.encoded_len() + 8 > max_bytes {
+            let next = SetNetworkExposures {
+                instances: Vec::new(),
+                ..part.clone()
+            };
+            parts.push(std::mem::replace(&mut part, next));
+        }
+        part.instances.push(instance);
+    }
+    part.partial = false;
+    part.unknown_instance_ids = all.unknown_instance_ids;
+    parts.push(part);
+    parts
+        .into_iter()
+        .map(|p| Command {
+            kind: Some(Kind::SetNetworkExposures(p)),
+        })
+        .collect()
 }
 
 pub fn exposures(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> SetNetworkExposures {
@@ -46,6 +90,7 @@ pub fn exposures(snapshot: &NetworkSnapshot, observed_at: Timestamp) -> SetNetwo
         observed_at: Some(observed_at),
         instances,
         unknown_instance_ids,
+        partial: false,
     }
 }
 

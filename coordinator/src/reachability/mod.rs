@@ -10,5 +10,5 @@ pub mod command;
 pub mod model;
 
 pub use analysis::{analyze, assess, ComponentKind, Exposure, PathComponent, Verdict};
-pub use command::command;
+pub use command::{command, commands};
 pub use model::NetworkSnapshot;

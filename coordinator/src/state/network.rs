@@ -26,60 +26,62 @@ use super::score::{self, Reach};
 use super::{keys, records};
 use crate::error::Result;
 
+/// Records one analysis (or one part of it). An analysis newer than the account and region's
+/// last complete one is applied; each listed instance is written unless its record is already
+/// this new (an earlier part, or the same command again). The complete command (`partial`
+/// false) then retires every instance no part of this analysis listed and that it does not
+/// name as unknown, and becomes the account and region's last analysis.
 pub(super) fn set_exposures(ctx: &mut Ctx, req: &SetNetworkExposures) -> Result<SetNetworkExposuresResponse> {
     let observed_at = req.observed_at.expect("validated");
+    let at = time_key(Some(&observed_at));
     let scope_key = keys::exposure_scope(&req.account_id, &req.region);
     let scope: Option<ExposureScope> = ctx.txn.get_record(keys::EXPOSURES, &scope_key)?;
-    if scope.is_some_and(|s| time_key(s.observed_at.as_ref()) >= time_key(Some(&observed_at))) {
+    if scope.is_some_and(|s| time_key(s.observed_at.as_ref()) >= at) {
         return Ok(SetNetworkExposuresResponse::default());
     }
-    ctx.txn.put_record(
-        keys::EXPOSURES,
-        scope_key,
-        &mut ExposureScope {
-            observed_at: Some(observed_at),
-        },
-    );
-    let prefix = keys::exposure_prefix(&req.account_id, &req.region);
-    let mut before: BTreeMap<String, InstanceExposureRecord> = BTreeMap::new();
-    for item in ctx.txn.iter_prefix(keys::EXPOSURES, &prefix) {
-        let (k, v) = item?;
-        before.insert(keys::suffix(&k, &prefix), records::decode(keys::EXPOSURES, &v)?);
-    }
-    let now: BTreeMap<&str, InstanceExposureRecord> = req
-        .instances
-        .iter()
-        .map(|i| {
-            let record = InstanceExposureRecord {
-                observed_at: Some(observed_at),
-                exposures: canonical(&i.exposures),
-            };
-            (i.instance_id.as_str(), record)
-        })
-        .collect();
     let mut out = SetNetworkExposuresResponse {
         applied: true,
-        instances: now.len() as u32,
         ..Default::default()
     };
     let mut done = Reconciled::default();
-    let unknown: BTreeSet<&str> = req.unknown_instance_ids.iter().map(String::as_str).collect();
-    for (id, old) in &before {
-        if !now.contains_key(id.as_str()) && !unknown.contains(id.as_str()) {
-            ctx.txn
-                .delete(keys::EXPOSURES, keys::exposure(&req.account_id, &req.region, id));
-            let scores = changed(ctx, req, id, Some(old), None, &mut done)?;
-            out.scores_changed += scores;
+    for instance in &req.instances {
+        let key = keys::exposure(&req.account_id, &req.region, &instance.instance_id);
+        let old: Option<InstanceExposureRecord> = ctx.txn.get_record(keys::EXPOSURES, &key)?;
+        if old.as_ref().is_some_and(|o| time_key(o.observed_at.as_ref()) >= at) {
+            continue;
         }
+        let mut record = InstanceExposureRecord {
+            observed_at: Some(observed_at),
+            exposures: canonical(&instance.exposures),
+        };
+        ctx.txn.put_record(keys::EXPOSURES, key, &mut record);
+        out.instances += 1;
+        out.scores_changed += changed(ctx, req, &instance.instance_id, old.as_ref(), Some(&record), &mut done)?;
     }
-    for (id, record) in now {
-        let mut stored = record.clone();
+    if !req.partial {
         ctx.txn.put_record(
             keys::EXPOSURES,
-            keys::exposure(&req.account_id, &req.region, id),
-            &mut stored,
+            scope_key,
+            &mut ExposureScope {
+                observed_at: Some(observed_at),
+            },
         );
-        out.scores_changed += changed(ctx, req, id, before.get(id), Some(&record), &mut done)?;
+        let unknown: BTreeSet<&str> = req.unknown_instance_ids.iter().map(String::as_str).collect();
+        let prefix = keys::exposure_prefix(&req.account_id, &req.region);
+        let mut retired = Vec::new();
+        for item in ctx.txn.iter_prefix(keys::EXPOSURES, &prefix) {
+            let (k, v) = item?;
+            let id = keys::suffix(&k, &prefix);
+            let record: InstanceExposureRecord = records::decode(keys::EXPOSURES, &v)?;
+            if time_key(record.observed_at.as_ref()) < at && !unknown.contains(id.as_str()) {
+                retired.push((id, record));
+            }
+        }
+        for (id, old) in retired {
+            ctx.txn
+                .delete(keys::EXPOSURES, keys::exposure(&req.account_id, &req.region, &id));
+            out.scores_changed += changed(ctx, req, &id, Some(&old), None, &mut done)?;
+        }
     }
     out.findings_created = done.created;
     out.findings_closed = done.closed;

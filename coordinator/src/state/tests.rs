@@ -191,6 +191,7 @@ pub fn exposures(
             })
             .collect(),
         unknown_instance_ids: Vec::new(),
+        partial: false,
     })
 }
 

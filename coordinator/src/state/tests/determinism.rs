@@ -24,8 +24,8 @@ enum Op {
     Compact(u8, u8),
     Coverage(u8),
     /// (account, observed_at, instances as (resource, exposures as (ports, udp, group),
-    /// unknown))
-    Network(u8, u8, Vec<(u8, Vec<(u8, bool, u8)>, bool)>),
+    /// unknown), partial)
+    Network(u8, u8, Vec<(u8, Vec<(u8, bool, u8)>, bool)>, bool),
 }
 
 /// Port ranges network exposures are drawn from.
@@ -53,8 +53,9 @@ fn op() -> impl Strategy<Value = Op> {
                 ),
                 0..4,
             ),
+            proptest::bool::weighted(0.3),
         )
-            .prop_map(|(a, at, instances)| Op::Network(a, at, instances)),
+            .prop_map(|(a, at, instances, partial)| Op::Network(a, at, instances, partial)),
     ]
 }
 
@@ -131,7 +132,7 @@ fn command(op: &Op) -> Cmd {
             before: Some(ts(1000 + i64::from(*before))),
             keep_last: (*keep).into(),
         }),
-        Op::Network(a, at, instances) => {
+        Op::Network(a, at, instances, partial) => {
             let mut seen = std::collections::BTreeSet::new();
             let unknown: Vec<String> = instances
                 .iter()
@@ -166,6 +167,7 @@ fn command(op: &Op) -> Cmd {
             );
             if let Cmd::SetNetworkExposures(r) = &mut cmd {
                 r.unknown_instance_ids = unknown;
+                r.partial = *partial;
             }
             cmd
         }

@@ -715,3 +715,153 @@ fn malformed_analyses_are_refused_whole_with_the_field_named() {
         "rule.filter.open_port_range[0]: begins at 10, after its end 5"
     );
 }
+
+fn parts_of(snapshot: &crate::reachability::NetworkSnapshot, at: i64) -> Vec<Cmd> {
+    crate::reachability::commands(snapshot, ts(at))
+        .into_iter()
+        .map(|c| c.kind.unwrap())
+        .collect()
+}
+
+/// Every finding as (id, status, last observed, details), in id order.
+fn findings_of(f: &Fixture) -> Vec<(String, i32, Option<prost_types::Timestamp>, f64)> {
+    let view = crate::state::view::View::new(f.state.db());
+    view.iter_from(crate::state::keys::FINDINGS, b"")
+        .map(|item| {
+            let (_, v) = item.unwrap();
+            let x: argus_proto::v1::Finding = crate::state::records::decode(crate::state::keys::FINDINGS, &v).unwrap();
+            (x.finding_id, x.status, x.last_observed_at, x.score)
+        })
+        .collect()
+}
+
+#[test]
+fn an_analysis_in_parts_ends_in_the_same_state_as_in_one_command() {
+    use crate::reachability::analysis::tests::large_region;
+    let mut snapshot = large_region(300);
+    snapshot.account_id = ACC.into();
+    let setup = || {
+        let f = open();
+        let instances: Vec<_> = snapshot
+            .instances
+            .iter()
+            .map(|i| instance(&i.instance_id, ACC, &digest(1)))
+            .collect();
+        f.run(10, put(instances));
+        f.run(20, ingest(vec![result(&digest(1), 50, vec![vuln("CVE-1", "openssl")])]));
+        // An earlier analysis knew an instance that the new one no longer lists.
+        f.run(
+            30,
+            exposures(
+                ACC,
+                60,
+                vec![("i-00000000", vec![]), ("i-gone", vec![open_ports(TCP, 22, 22, "sg")])],
+            ),
+        );
+        f
+    };
+    let (whole, parted) = (setup(), setup());
+    let Some(kind) = crate::reachability::command(&snapshot, ts(100)).kind else {
+        unreachable!()
+    };
+    whole.run(40, kind);
+    let parts = parts_of(&snapshot, 100);
+    assert!(parts.len() > 2, "{} parts", parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        parted.run(40 + i as i64, part.clone());
+        if i + 1 < parts.len() {
+            let exposures: Vec<_> = parted
+                .state
+                .db()
+                .iterator_cf(
+                    parted.state.db().cf_handle("exposures").unwrap(),
+                    rocksdb::IteratorMode::Start,
+                )
+                .map(|kv| kv.unwrap().0.to_vec())
+                .filter(|k| k.ends_with(b"i-gone"))
+                .collect();
+            assert_eq!(exposures.len(), 1, "nothing is retired before the last part");
+        }
+        // Each part applied again changes nothing.
+        let once = parted.dump();
+        parted.run(40 + i as i64, part.clone());
+        assert!(parted.dump() == once, "part {i} re-applied changed the state");
+    }
+    assert_eq!(findings_of(&parted), findings_of(&whole));
+    let dump = |f: &Fixture| -> Vec<_> { f.dump().into_iter().filter(|(cf, _, _)| cf == "exposures").collect() };
+    assert!(dump(&parted) == dump(&whole), "same stored exposures");
+}
+
+#[test]
+fn a_part_of_an_analysis_older_than_the_last_complete_one_changes_nothing() {
+    let f = exposed();
+    let mut part = exposures(ACC, 50, vec![("i-1", vec![])]);
+    if let Cmd::SetNetworkExposures(r) = &mut part {
+        r.partial = true;
+    }
+    let before = f.dump();
+    assert!(!applied(f.run(30, part)).applied);
+    assert!(f.dump() == before);
+}
+
+#[test]
+fn the_last_part_retires_instances_no_part_listed() {
+    let f = open();
+    f.run(
+        10,
+        put(vec![
+            instance("i-1", ACC, ""),
+            instance("i-2", ACC, ""),
+            instance("i-3", ACC, ""),
+        ]),
+    );
+    fn ssh(id: &str) -> (&str, Vec<argus_proto::v1::NetworkReachabilityDetails>) {
+        (id, vec![open_ports(TCP, 22, 22, "sg-ssh")])
+    }
+    let first: Vec<(&str, _)> = vec![ssh("i-1"), ssh("i-2"), ssh("i-3")];
+    f.run(20, exposures(ACC, 100, first));
+    let mut part = exposures(ACC, 200, vec![ssh("i-1")]);
+    if let Cmd::SetNetworkExposures(r) = &mut part {
+        r.partial = true;
+    }
+    let r = applied(f.run(30, part));
+    assert_eq!((r.applied, r.instances, r.findings_closed), (true, 1, 0));
+    let r = applied(f.run(31, exposures(ACC, 200, vec![ssh("i-2")])));
+    assert_eq!((r.instances, r.findings_closed), (1, 1));
+    let status = |id: &str| f.finding(&nid(id, 22, 22)).status();
+    assert_eq!(
+        (status("i-1"), status("i-2"), status("i-3")),
+        (FindingStatus::Active, FindingStatus::Active, FindingStatus::Closed)
+    );
+}
+
+/// Not an assertion: reports how long applying one region's analysis takes — 10,000 instances
+/// in the inventory, first (findings created) and again later (findings refreshed).
+#[test]
+fn report_exposure_apply_time() {
+    use crate::reachability::analysis::tests::large_region;
+    let mut snapshot = large_region(10_000);
+    snapshot.account_id = ACC.into();
+    let f = open();
+    let instances: Vec<_> = snapshot
+        .instances
+        .iter()
+        .map(|i| instance(&i.instance_id, ACC, ""))
+        .collect();
+    for chunk in instances.chunks(5_000) {
+        f.run(10, put(chunk.to_vec()));
+    }
+    for (label, at) in [("first analysis", 100), ("same analysis later", 200)] {
+        let parts = parts_of(&snapshot, at);
+        let start = std::time::Instant::now();
+        let mut created = 0;
+        for part in &parts {
+            created += applied(f.run(at, part.clone())).findings_created;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "SetNetworkExposures ({label}): 10000 instances in {} parts, {created} findings created, {secs:.2}s",
+            parts.len()
+        );
+    }
+}
