@@ -7,7 +7,7 @@ use argus_proto::v1::{
 };
 
 use super::apply::Ctx;
-use super::{findings, keys, scan, schedule};
+use super::{findings, keys, network, scan, schedule};
 use crate::error::Result;
 
 pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
@@ -127,6 +127,15 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
             schedule::track(ctx, &resource)?;
         }
         scan::apply_stored_result(ctx, &mut resource)?;
+        let appeared = old.as_ref().is_none_or(|o| {
+            o.removed
+                || o.r#type != resource.r#type
+                || o.account_id != resource.account_id
+                || o.region != resource.region
+        });
+        if appeared {
+            network::resource_appeared(ctx, &resource)?;
+        }
         ctx.txn.put_record(
             keys::RESOURCES,
             resource.resource_id.clone().into_bytes(),

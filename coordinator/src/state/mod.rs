@@ -15,12 +15,14 @@ mod filter;
 mod findings;
 mod inventory;
 mod keys;
+mod network;
 mod page;
 mod query;
 mod records;
 mod reevaluation;
 mod scan;
 mod schedule;
+mod score;
 mod suppression;
 mod tally;
 mod txn;
@@ -62,6 +64,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "timers",
     "inventories",
     "packages",
+    "exposures",
 ];
 
 /// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.
