@@ -4,9 +4,7 @@
 //! Six paginated calls per region. Every list is sorted by id so that the same network gives
 //! the same snapshot.
 
-use aws_sdk_ec2::types::{
-    AttachmentStatus, Instance, InstanceStateName, IpPermission, NetworkAclEntry, RouteState, RuleAction,
-};
+use aws_sdk_ec2::types::{Instance, InstanceStateName, IpPermission, NetworkAclEntry, RouteState, RuleAction};
 use tracing::debug;
 
 use super::aws::aws_error;
@@ -88,12 +86,9 @@ pub async fn snapshot(
             let mut attached_vpc_ids: Vec<String> = g
                 .attachments()
                 .iter()
-                .filter(|a| {
-                    matches!(
-                        a.state(),
-                        Some(AttachmentStatus::Available | AttachmentStatus::Attached)
-                    )
-                })
+                // AWS reports an internet gateway's attachment as `available`, which the SDK's
+                // enum does not name: compare the text.
+                .filter(|a| matches!(a.state().map(|s| s.as_str()), Some("available" | "attached")))
                 .filter_map(|a| a.vpc_id().map(str::to_string))
                 .collect();
             attached_vpc_ids.sort();
