@@ -72,9 +72,12 @@ pub fn code_digest(code_sha256: &str) -> Option<String> {
     (bytes.len() == 32).then(|| format!("sha256:{}", hex::encode(bytes)))
 }
 
-/// `2024-05-01T12:00:00.000+0000`, Lambda's format for LastModified.
+/// `2024-05-01T12:00:00.000+0000`, Lambda's format for LastModified; RFC 3339 (`...Z`, as moto
+/// writes it) is read too.
 fn last_modified(s: &str) -> Option<prost_types::Timestamp> {
-    let t = chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").ok()?;
+    let t = chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(s))
+        .ok()?;
     Some(prost_types::Timestamp {
         seconds: t.timestamp(),
         nanos: t.timestamp_subsec_nanos() as i32,
@@ -99,6 +102,8 @@ mod tests {
     #[test]
     fn last_modified_reads_lambdas_format() {
         let t = last_modified("2024-05-01T12:00:00.250+0000").unwrap();
+        assert_eq!((t.seconds, t.nanos), (1_714_564_800, 250_000_000));
+        let t = last_modified("2024-05-01T12:00:00.250000000Z").unwrap();
         assert_eq!((t.seconds, t.nanos), (1_714_564_800, 250_000_000));
         assert!(last_modified("yesterday").is_none());
     }
