@@ -215,11 +215,14 @@ impl Aws {
         aws_sdk_lambda::Client::from_conf(c)
     }
 
-    /// The regions to read in one account: the configured ones, else those EC2 says are
+    /// The regions to read in one account, sorted: the configured ones, else those EC2 says are
     /// enabled for it (opted-in regions included, disabled ones not).
     pub async fn regions(&self, access: &AccountAccess) -> Result<Vec<String>> {
         if !self.config.regions.is_empty() {
-            return Ok(self.config.regions.clone());
+            let mut regions = self.config.regions.clone();
+            regions.sort();
+            regions.dedup();
+            return Ok(regions);
         }
         let out = self
             .ec2(access, &self.config.home_region)
