@@ -23,7 +23,7 @@ use super::apply::Ctx;
 use super::filter::time_key;
 use super::findings::{self, Reconciled};
 use super::score::{self, Reach};
-use super::{keys, records};
+use super::{inventory, keys, records};
 use crate::error::Result;
 
 /// Records one analysis (or one part of it). An analysis newer than the account and region's
@@ -114,12 +114,13 @@ fn changed(
 ) -> Result<u32> {
     let resource: Option<Resource> = ctx.txn.get_record(keys::RESOURCES, instance_id.as_bytes())?;
     let Some(resource) = resource.filter(|r| {
-        !r.removed
+        inventory::is_live(r)
             && r.r#type == ResourceType::AwsEc2Instance as i32
             && r.account_id == req.account_id
             && r.region == req.region
     }) else {
-        // Not (or no longer) in the inventory: the record waits for the resource to appear.
+        // Not (or no longer) in the inventory, or held out of scanning (excluded by tag,
+        // stopped) as its package findings are: the record waits for the resource to appear.
         return Ok(0);
     };
     let r = reconcile(ctx, &resource, old, new)?;

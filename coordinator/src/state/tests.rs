@@ -4,6 +4,7 @@
 
 mod changelog;
 mod determinism;
+mod held;
 mod lifecycle;
 mod network;
 mod queries;

@@ -60,6 +60,11 @@ fn check_command(command: &Command) -> Check {
                 let path = format!("accounts[{i}]");
                 id(&format!("{path}.account_id"), &a.account_id, MAX_ACCOUNT_ID_BYTES)?;
                 tags(&format!("{path}.tags"), &a.tags)?;
+                if let Some(c) = &a.coverage {
+                    known::<CoverageStatus>(&format!("{path}.coverage.status"), c.status)?;
+                    known::<CoverageReason>(&format!("{path}.coverage.reason"), c.reason)?;
+                    optional_timestamp(&format!("{path}.coverage.last_scanned_at"), c.last_scanned_at.as_ref())?;
+                }
             }
             Ok(())
         }

@@ -283,6 +283,35 @@ fn removing_the_instance_closes_its_reachability_findings_and_a_later_analysis_d
 }
 
 #[test]
+fn an_instance_held_out_of_scanning_has_no_reachability_findings_until_it_is_put_live_again() {
+    use super::held::held;
+    use argus_proto::v1::CoverageReason;
+    let f = exposed();
+    let excluded = || held(instance("i-1", ACC, &digest(1)), CoverageReason::ExcludedByTag);
+    f.run(30, put(vec![excluded()]));
+    assert_eq!(f.finding(&nid("i-1", 22, 22)).status(), FindingStatus::Closed);
+    // A newer analysis of the excluded instance records its exposures but opens nothing.
+    let r = applied(f.run(
+        40,
+        exposures(ACC, 200, vec![("i-1", vec![open_ports(TCP, 22, 22, "sg-ssh")])]),
+    ));
+    assert_eq!((r.applied, r.findings_created, r.findings_reopened), (true, 0, 0));
+    assert_eq!(f.finding(&nid("i-1", 22, 22)).status(), FindingStatus::Closed);
+    f.run(
+        50,
+        put(vec![held(
+            instance("i-1", ACC, &digest(1)),
+            CoverageReason::Ec2InstanceStopped,
+        )]),
+    );
+    assert_eq!(f.finding(&nid("i-1", 22, 22)).status(), FindingStatus::Closed);
+    // Put without the hold, it takes the stored analysis at once: SSH open, HTTPS gone.
+    f.run(60, put(vec![instance("i-1", ACC, &digest(1))]));
+    assert_eq!(f.finding(&nid("i-1", 22, 22)).status(), FindingStatus::Active);
+    assert_eq!(f.finding(&nid("i-1", 443, 443)).status(), FindingStatus::Closed);
+}
+
+#[test]
 fn images_and_resources_of_other_types_get_no_reachability_findings() {
     let f = open();
     f.run(10, put(vec![image("i-img", ACC, &digest(2))]));
