@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "argus/v1/cluster.proto",
         "argus/v1/scans.proto",
         "argus/internal/v1/pipeline.proto",
+        "argus/internal/v1/network.proto",
         "argus/internal/v1/raft.proto",
     ];
     for f in files {

@@ -38,6 +38,13 @@ if ! python3 -c "import cyclonedx.validation.json, jsonschema, spdx_tools, cvss,
         || python3 -m pip install -q --break-system-packages "${python_refs[@]}"
 fi
 
+# AWS emulator and client for the discovery tests.
+if ! python3 -c "import moto.server, boto3, flask_cors" 2>/dev/null; then
+    echo "setup: installing moto[server] boto3" >&2
+    python3 -m pip install -q "moto[server]==5.2.1" boto3 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "moto[server]==5.2.1" boto3
+fi
+
 [ -d "$(npm root -g 2>/dev/null)/semver" ] || npm install -g --silent semver
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

@@ -22,6 +22,78 @@ pub struct Config {
     pub queue: argus_worker::queue::QueueConfig,
     /// Metrics and traces over OTLP; see docs/metrics.md.
     pub telemetry: TelemetryConfig,
+    /// AWS discovery of accounts, regions and resources, run by the Raft leader.
+    pub discovery: DiscoveryConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoveryConfig {
+    /// Run discovery cycles on the Raft leader. Off by default.
+    pub enabled: bool,
+    /// Time between the starts of two cycles; a cycle that takes longer is followed at once.
+    pub interval_secs: u64,
+    /// Accounts to discover. Empty: every ACTIVE account of the organization, listed from the
+    /// management (or delegated administrator) account the credentials belong to.
+    pub accounts: Vec<String>,
+    /// Role assumed in every account other than the one the credentials belong to
+    /// (`arn:aws:iam::<account>:role/<role_name>`).
+    pub role_name: String,
+    /// External id passed to AssumeRole, when the roles' trust policies require one.
+    pub external_id: Option<String>,
+    /// Session name of the assumed roles, as CloudTrail shows it.
+    pub session_name: String,
+    /// Regions to discover in every account. Empty: each account's enabled regions (EC2
+    /// DescribeRegions).
+    pub regions: Vec<String>,
+    /// Region for the calls that are not regional (Organizations, STS, DescribeRegions).
+    pub home_region: String,
+    /// One endpoint for every AWS service (an emulator such as moto). The standard
+    /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` variables work without it.
+    pub endpoint_url: Option<String>,
+    /// Accounts discovered at once.
+    pub account_concurrency: usize,
+    /// Regions of one account discovered at once (so at most `account_concurrency *
+    /// region_concurrency` regions are read at a time).
+    pub region_concurrency: usize,
+    /// Attempts per API call, including the first; throttling and transient errors are retried
+    /// with exponential backoff and jitter (the SDK's standard retry mode).
+    pub max_attempts: u32,
+    /// How long one API call attempt may take.
+    pub call_timeout_secs: u64,
+    /// What to read: any of `ec2` (instances), `ecr` (images), `lambda` (functions) and
+    /// `network` (VPCs, subnets, route tables, internet gateways, network ACLs and security
+    /// groups for the reachability analysis; read only with `ec2`).
+    pub services: Vec<String>,
+    /// A resource with a tag named here is kept in the inventory as EXCLUDED_BY_TAG and not
+    /// scanned, when the tag's value equals the one given or the one given is `*`. ECR images
+    /// carry their repository's tags.
+    pub exclude_tags: std::collections::BTreeMap<String, String>,
+    /// Most resources in one Raft command.
+    pub batch_size: usize,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            interval_secs: 3600,
+            accounts: Vec::new(),
+            role_name: "OrganizationAccountAccessRole".into(),
+            external_id: None,
+            session_name: "argus-discovery".into(),
+            regions: Vec::new(),
+            home_region: "us-east-1".into(),
+            endpoint_url: None,
+            account_concurrency: 8,
+            region_concurrency: 4,
+            max_attempts: 5,
+            call_timeout_secs: 30,
+            services: vec!["ec2".into(), "ecr".into(), "lambda".into(), "network".into()],
+            exclude_tags: Default::default(),
+            batch_size: 500,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -233,6 +305,20 @@ mod tests {
         assert_eq!(c.limits.max_entries, Limits::default().max_entries);
         assert!(toml::from_str::<Config>("[limits]\nmax_layer = 3\n").is_err());
         assert!(toml::from_str::<Config>("typo = 1\n").is_err());
+    }
+
+    #[test]
+    fn discovery_is_off_by_default_and_reads_its_table() {
+        assert!(!Config::default().discovery.enabled);
+        let c: Config = toml::from_str(
+            "[discovery]\nenabled = true\nregions = [\"eu-west-1\"]\nexclude_tags = { ArgusExclude = \"*\" }\n",
+        )
+        .unwrap();
+        assert!(c.discovery.enabled);
+        assert_eq!(c.discovery.regions, ["eu-west-1"]);
+        assert_eq!(c.discovery.exclude_tags["ArgusExclude"], "*");
+        assert_eq!(c.discovery.role_name, "OrganizationAccountAccessRole");
+        assert!(toml::from_str::<Config>("[discovery]\nregion = [\"eu-west-1\"]\n").is_err());
     }
 
     #[test]

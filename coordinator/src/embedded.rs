@@ -106,6 +106,10 @@ impl Embedded {
             pipeline
                 .spawn_with_stop(move |stopped| crate::pipeline::reevaluate::watch_file(path, slot, every, stopped));
         }
+        if config.discovery.enabled {
+            let (n, c) = (node.clone(), config.discovery.clone());
+            pipeline.spawn_with_stop(move |stopped| crate::discovery::run(n, c, stopped));
+        }
 
         let (stop_workers, workers_stopped) = watch::channel(false);
         let handles = (0..workers.workers.max(1))

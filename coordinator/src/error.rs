@@ -41,6 +41,14 @@ pub enum Error {
     Transport(String),
     #[error("configuration: {0}")]
     Config(String),
+    /// A call to an AWS API failed. `code` is the service's error code when it sent one
+    /// (`AccessDenied`, `ThrottlingException`, ...), else empty (a network error, a timeout).
+    #[error("aws {operation}: {code}: {message}")]
+    Aws {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
     #[error("shutting down")]
     Shutdown,
 }

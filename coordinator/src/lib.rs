@@ -5,6 +5,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod discovery;
 pub mod embedded;
 pub mod error;
 pub mod node;

@@ -41,6 +41,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub nodes: Vec<Coordinator>,
     pub config: PathBuf,
+    /// Environment variables every coordinator process gets (e.g. AWS credentials).
+    pub env: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -82,6 +84,13 @@ impl Cluster {
         Self::start_config(n, Cluster::new_with(coordinator, rest)).await
     }
 
+    /// [`Cluster::start_with`], every process started with `env` added to its environment.
+    pub async fn start_with_env(n: usize, coordinator: &str, rest: &str, env: &[(&str, &str)]) -> Cluster {
+        let mut cluster = Cluster::new_with(coordinator, rest);
+        cluster.env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::start_config(n, cluster).await
+    }
+
     /// A directory and configuration, no processes yet.
     pub fn new(config: &str) -> Cluster {
         Cluster::new_with(config, "")
@@ -95,6 +104,7 @@ impl Cluster {
             dir,
             nodes: Vec::new(),
             config,
+            env: Vec::new(),
         }
     }
 
@@ -121,6 +131,7 @@ impl Cluster {
     pub fn restart(&mut self, id: u64) {
         let config = self.config.clone();
         let log = self.dir.path().join(format!("node{id}.log"));
+        let env = self.env.clone();
         let node = self.node(id);
         assert!(node.process.is_none(), "node {id} is running");
         let stderr = std::fs::OpenOptions::new()
@@ -139,6 +150,7 @@ impl Cluster {
             .arg("--data-dir")
             .arg(&node.data_dir)
             .env("RUST_LOG", "info")
+            .envs(env)
             .stdout(std::process::Stdio::null())
             .stderr(stderr);
         node.process = Some(ChildGuard::spawn(&format!("coordinator {id}"), &mut cmd));

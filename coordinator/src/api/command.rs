@@ -92,6 +92,7 @@ fn kind_name(kind: &command_result::Kind) -> &'static str {
         Kind::ExpireJobs(_) => "ExpireJobs",
         Kind::RequestScans(_) => "RequestScans",
         Kind::Reevaluate(_) => "Reevaluate",
+        Kind::SetNetworkExposures(_) => "SetNetworkExposures",
         Kind::Error(_) => "Error",
     }
 }

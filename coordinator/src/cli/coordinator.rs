@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use argus_coordinator::config::Config;
+use argus_coordinator::discovery::Discovery;
 use argus_coordinator::node::{shutdown_signal, Node};
 use argus_coordinator::pipeline::{reevaluate, Pipeline};
 use argus_coordinator::telemetry;
@@ -78,8 +79,21 @@ pub fn run(args: CoordinatorArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 None
             }
         };
-        info!(node_id = node.id, address = %node.address, pipeline = pipeline.is_some(), "coordinator serving");
+        let discovery = config
+            .discovery
+            .enabled
+            .then(|| Discovery::start(node.clone(), config.discovery.clone()));
+        info!(
+            node_id = node.id,
+            address = %node.address,
+            pipeline = pipeline.is_some(),
+            discovery = discovery.is_some(),
+            "coordinator serving"
+        );
         let served = node.serve(listener, shutdown_signal()).await;
+        if let Some(d) = discovery {
+            d.stop().await;
+        }
         if let Some(p) = pipeline {
             p.stop().await;
         }

@@ -12,7 +12,7 @@ use argus_proto::v1::{ChangeKind, Finding, FindingChange, IngestScanResultsReque
 use prost_types::Timestamp;
 
 use super::tally::{self, Tally, Totals};
-use super::{changelog, inventory, keys, records, reevaluation, scan, schedule, suppression, validate, Txn};
+use super::{changelog, inventory, keys, network, records, reevaluation, scan, schedule, suppression, validate, Txn};
 use crate::error::{Error, Result};
 
 /// Everything one apply call's commands share.
@@ -173,5 +173,6 @@ fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
         }
         Cmd::RequestScans(req) => Res::RequestScans(schedule::request(ctx, req)?),
         Cmd::Reevaluate(req) => Res::Reevaluate(reevaluation::reevaluate(ctx, req)?),
+        Cmd::SetNetworkExposures(req) => Res::SetNetworkExposures(network::set_exposures(ctx, req)?),
     })
 }

@@ -129,6 +129,23 @@ pub fn finding_with_status(f: &FindingFilter, x: &Finding, status: i32) -> bool 
         && date(f.updated_at.as_ref(), x.updated_at.as_ref())
         && strings(&f.image_repository, image_repository(res))
         && strings(&f.title, &x.title)
+        && network(f, x)
+}
+
+/// The network keys: a finding without reachability details matches only when they are unset.
+fn network(f: &FindingFilter, x: &Finding) -> bool {
+    if f.network_protocol.is_empty() && f.open_port_range.is_empty() {
+        return true;
+    }
+    let Some(d) = &x.network_reachability else {
+        return false;
+    };
+    let r = d.open_port_range.unwrap_or_default();
+    enums(&f.network_protocol, d.protocol)
+        && (f.open_port_range.is_empty()
+            || f.open_port_range
+                .iter()
+                .any(|p| p.begin_inclusive <= r.end && r.begin <= p.end_inclusive))
 }
 
 pub fn resource(f: &ResourceFilter, r: &Resource) -> bool {

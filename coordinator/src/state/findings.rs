@@ -1,11 +1,14 @@
 //! Findings as records: building one from an observation, deciding whether an observation
-//! changes it, and closing. The lifecycle decisions themselves are in `scan.rs`,
-//! `inventory.rs` (removal) and `suppression.rs`.
+//! changes it, the lifecycle every source of findings shares (`reconcile`), and closing. The
+//! sources are scan results (`scan.rs`) and network exposures (`network.rs`); removal is in
+//! `inventory.rs` and suppression in `suppression.rs`.
+
+use std::collections::BTreeMap;
 
 use argus_proto::v1::{ChangeKind, Finding, FindingStatus, ObservedVulnerability, Resource, ScanResult};
 
 use super::apply::Ctx;
-use super::keys;
+use super::{keys, suppression, Tally};
 use crate::error::Result;
 
 /// The stable id of the finding `obs` describes on `resource`.
@@ -51,6 +54,7 @@ pub(super) fn observed(id: String, resource: &Resource, obs: &ObservedVulnerabil
         remediation: obs.remediation.clone(),
         suppressed_by: String::new(),
         db_version: result.db_version.clone(),
+        ..Default::default()
     }
 }
 
@@ -71,6 +75,90 @@ pub(super) fn same_observation(old: &Finding, new: &Finding) -> bool {
         && old.exploit_available == new.exploit_available
         && old.epss_score.to_bits() == new.epss_score.to_bits()
         && old.remediation == new.remediation
+        && old.network_reachability == new.network_reachability
+        && old.base_score.to_bits() == new.base_score.to_bits()
+        && old.base_severity == new.base_severity
+        && old.scoring_vector == new.scoring_vector
+        && old.adjustments == new.adjustments
+}
+
+/// What one reconciliation did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Reconciled {
+    pub created: u32,
+    pub reopened: u32,
+    pub updated: u32,
+    pub closed: u32,
+}
+
+/// Brings one source's findings on `resource_id` in line with what it observes now. Each
+/// finding of `observed` (by id; carrying the observation, `last_observed_at` and `db_version`)
+/// is created, reopened, updated (a material change) or refreshed (the same observation: no
+/// change event). Each id of `previous` that is not observed is closed when `owned` says the
+/// stored finding is this source's (a scan does not close reachability findings, nor the
+/// other way round). Work happens in finding-id order.
+pub(super) fn reconcile(
+    ctx: &mut Ctx,
+    resource_id: &str,
+    observed: BTreeMap<String, Finding>,
+    previous: impl IntoIterator<Item = String>,
+    owned: impl Fn(&Finding) -> bool,
+) -> Result<Reconciled> {
+    let rules = ctx.rules()?;
+    let mut out = Reconciled::default();
+    let mut gone: Vec<String> = previous.into_iter().filter(|id| !observed.contains_key(id)).collect();
+    gone.sort_unstable();
+    gone.dedup();
+    for (id, mut new) in observed {
+        match load(ctx, &id)? {
+            None => {
+                new.first_observed_at = new.last_observed_at;
+                new.updated_at = Some(ctx.now);
+                let kind = if suppression::judge(&rules, &mut new) {
+                    ChangeKind::Suppressed
+                } else {
+                    ChangeKind::Created
+                };
+                ctx.txn
+                    .put(keys::BY_RESOURCE, keys::by_resource(resource_id, &id), Vec::new());
+                ctx.write_finding(None, &mut new, Some(kind));
+                out.created += 1;
+            }
+            Some(old) if !is_open(&old) => {
+                new.first_observed_at = old.first_observed_at;
+                new.updated_at = Some(ctx.now);
+                suppression::judge(&rules, &mut new);
+                ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(ChangeKind::Reopened));
+                out.reopened += 1;
+            }
+            Some(mut old) if same_observation(&old, &new) => {
+                let before = Tally::of(&old);
+                old.last_observed_at = new.last_observed_at;
+                old.db_version = new.db_version;
+                ctx.write_finding(Some(before), &mut old, None);
+            }
+            Some(old) => {
+                new.first_observed_at = old.first_observed_at;
+                new.updated_at = Some(ctx.now);
+                let was_suppressed = old.status == FindingStatus::Suppressed as i32;
+                let kind = if suppression::judge(&rules, &mut new) && !was_suppressed {
+                    ChangeKind::Suppressed
+                } else {
+                    ChangeKind::Updated
+                };
+                ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(kind));
+                out.updated += 1;
+            }
+        }
+    }
+    for id in gone {
+        if let Some(mut f) = load(ctx, &id)? {
+            if owned(&f) {
+                out.closed += u32::from(close(ctx, &mut f));
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub(super) fn is_open(f: &Finding) -> bool {

@@ -7,7 +7,7 @@ use argus_proto::v1::{
 };
 
 use super::apply::Ctx;
-use super::{findings, keys, scan, schedule};
+use super::{findings, keys, network, scan, schedule};
 use crate::error::Result;
 
 pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
@@ -52,17 +52,57 @@ fn pending_initial_scan() -> Coverage {
     }
 }
 
+/// The coverage an inventory source may set on a resource it puts: INACTIVE with
+/// EXCLUDED_BY_TAG or EC2_INSTANCE_STOPPED. Any other coverage in a put is the coordinators'
+/// to compute and is ignored.
+pub fn held_coverage(input: &Resource) -> Option<CoverageReason> {
+    let c = input.coverage.as_ref()?;
+    if c.status != CoverageStatus::CoverageInactive as i32 {
+        return None;
+    }
+    match CoverageReason::try_from(c.reason) {
+        Ok(r @ (CoverageReason::ExcludedByTag | CoverageReason::Ec2InstanceStopped)) => Some(r),
+        _ => None,
+    }
+}
+
+/// A stored resource that is scanned: not removed and not held inactive by its source.
+pub(super) fn is_live(r: &Resource) -> bool {
+    !r.removed && held_coverage(r).is_none()
+}
+
 /// Upserts by resource id. The caller's description (type, account, region, tags, digest,
 /// details) replaces the stored one; first_seen_at is kept and last_seen_at is now; a removed
 /// resource comes back. Coverage starts over (PENDING_INITIAL_SCAN, nothing scanned) when the
 /// resource is new, returns, or now carries another artifact or account, so that the stored
 /// result of its artifact applies to it at once.
+///
+/// A resource put with a held coverage (excluded by tag, stopped instance) is kept in the
+/// inventory with that coverage but is not scanned: it carries no artifact for the scheduler
+/// and its open findings close. Put again without it, it is scanned like a returning resource.
 pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<PutResourcesResponse> {
     let mut out = PutResourcesResponse::default();
     for input in &req.resources {
         let old: Option<Resource> = ctx.txn.get_record(keys::RESOURCES, input.resource_id.as_bytes())?;
-        let coverage = match &old {
-            Some(o) if !o.removed && o.artifact_digest == input.artifact_digest && o.account_id == input.account_id => {
+        let held = held_coverage(input);
+        let was_live = old.as_ref().is_some_and(is_live);
+        let live = held.is_none();
+        let coverage = match (&old, held) {
+            (_, Some(reason)) => Some(Coverage {
+                status: CoverageStatus::CoverageInactive as i32,
+                reason: reason as i32,
+                ..old
+                    .as_ref()
+                    .and_then(|o| o.coverage.clone())
+                    .map(|c| Coverage {
+                        detail: String::new(),
+                        ..c
+                    })
+                    .unwrap_or_default()
+            }),
+            (Some(o), None)
+                if was_live && o.artifact_digest == input.artifact_digest && o.account_id == input.account_id =>
+            {
                 o.coverage.clone()
             }
             _ => Some(pending_initial_scan()),
@@ -99,34 +139,41 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
         }
         // `by_artifact` lists the live resources of each artifact: the scheduler tracks an
         // artifact while the list is not empty.
-        let returns = old.as_ref().is_some_and(|o| o.removed);
-        if old.is_none() || returns || old_digest != resource.artifact_digest {
-            if !old_digest.is_empty() && !returns {
-                ctx.txn
-                    .delete(keys::BY_ARTIFACT, keys::by_artifact(old_digest, &resource.resource_id));
-                if old_digest != resource.artifact_digest {
-                    schedule::untrack_if_unused(ctx, old_digest)?;
-                }
-            }
-            if !resource.artifact_digest.is_empty() {
+        let digest_changed = old_digest != resource.artifact_digest;
+        if was_live && !old_digest.is_empty() && (!live || digest_changed) {
+            ctx.txn
+                .delete(keys::BY_ARTIFACT, keys::by_artifact(old_digest, &resource.resource_id));
+            schedule::untrack_if_unused(ctx, old_digest)?;
+        }
+        if was_live && !live {
+            findings::close_all_of_resource(ctx, &resource.resource_id)?;
+        }
+        if live && !resource.artifact_digest.is_empty() {
+            if !was_live || digest_changed {
                 ctx.txn.put(
                     keys::BY_ARTIFACT,
                     keys::by_artifact(&resource.artifact_digest, &resource.resource_id),
                     Vec::new(),
                 );
             }
+            let locator_changed = old
+                .as_ref()
+                .is_some_and(|o| o.artifact_locator != resource.artifact_locator);
+            if !was_live || digest_changed || locator_changed {
+                schedule::track(ctx, &resource)?;
+            }
+            scan::apply_stored_result(ctx, &mut resource)?;
         }
-        if !resource.artifact_digest.is_empty()
-            && (old.is_none()
-                || returns
-                || old_digest != resource.artifact_digest
-                || old
-                    .as_ref()
-                    .is_some_and(|o| o.artifact_locator != resource.artifact_locator))
-        {
-            schedule::track(ctx, &resource)?;
+        let appeared = live
+            && old.as_ref().is_none_or(|o| {
+                !was_live
+                    || o.r#type != resource.r#type
+                    || o.account_id != resource.account_id
+                    || o.region != resource.region
+            });
+        if appeared {
+            network::resource_appeared(ctx, &resource)?;
         }
-        scan::apply_stored_result(ctx, &mut resource)?;
         ctx.txn.put_record(
             keys::RESOURCES,
             resource.resource_id.clone().into_bytes(),

@@ -21,6 +21,9 @@ pub const INVENTORIES: &str = "inventories";
 /// `package index key 0x00 digest` → nothing: the artifacts whose stored inventory holds a
 /// package, for re-evaluation.
 pub const PACKAGES: &str = "packages";
+/// Network exposures: `s account 0x00 region` → `ExposureScope` (when the account and region
+/// were last analysed) and `i account 0x00 region 0x00 instance` → `InstanceExposureRecord`.
+pub const EXPOSURES: &str = "exposures";
 
 /// Key of the [`ChangeLogBounds`](argus_proto::internal::v1::ChangeLogBounds) record in
 /// `sm_meta`. Keys starting with `raft.` belong to the Raft side.
@@ -65,6 +68,28 @@ pub fn package(key: &str, digest: &str) -> Vec<u8> {
 
 pub fn package_prefix(key: &str) -> Vec<u8> {
     pair(key, "")
+}
+
+/// `s account 0x00 region`: one account and region's last analysis.
+pub fn exposure_scope(account: &str, region: &str) -> Vec<u8> {
+    let mut k = vec![b's'];
+    k.extend(pair(account, region));
+    k
+}
+
+/// `i account 0x00 region 0x00 instance`: one instance's exposures.
+pub fn exposure(account: &str, region: &str, instance: &str) -> Vec<u8> {
+    let mut k = exposure_prefix(account, region);
+    k.extend_from_slice(instance.as_bytes());
+    k
+}
+
+/// The exposures of every instance of one account and region.
+pub fn exposure_prefix(account: &str, region: &str) -> Vec<u8> {
+    let mut k = vec![b'i'];
+    k.extend(pair(account, region));
+    k.push(SEP);
+    k
 }
 
 /// The part of a composite key after `prefix` (which ends with the separator).

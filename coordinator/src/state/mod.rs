@@ -15,12 +15,14 @@ mod filter;
 mod findings;
 mod inventory;
 mod keys;
+mod network;
 mod page;
 mod query;
 mod records;
 mod reevaluation;
 mod scan;
 mod schedule;
+mod score;
 mod suppression;
 mod tally;
 mod txn;
@@ -40,10 +42,11 @@ use rocksdb::DB;
 use tokio::sync::watch;
 
 use crate::error::Result;
+pub use inventory::held_coverage;
 pub use schedule::{shard_of, SHARDS};
 pub use tally::{Tally, Totals as FindingTotals};
 pub use txn::{PrefixIter, Txn};
-pub use validate::{single_scan_result as validate_scan_result, MAX_SCAN_RESULTS};
+pub use validate::{single_scan_result as validate_scan_result, MAX_BATCH, MAX_SCAN_RESULTS};
 
 /// The column families the state machine owns; every one of them is part of a snapshot.
 /// `sm_meta` also holds the Raft bookkeeping the state machine must persist atomically with
@@ -62,6 +65,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "timers",
     "inventories",
     "packages",
+    "exposures",
 ];
 
 /// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.

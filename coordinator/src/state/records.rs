@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use argus_proto::internal::v1::{ArtifactSchedule, ChangeLogBounds, FindingCounters, PipelineCounters};
+use argus_proto::internal::v1::{
+    ArtifactSchedule, ChangeLogBounds, ExposureScope, FindingCounters, InstanceExposureRecord, PipelineCounters,
+};
 use argus_proto::v1;
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message;
@@ -31,6 +33,8 @@ impl Record for ChangeLogBounds {}
 impl Record for ArtifactSchedule {}
 impl Record for PipelineCounters {}
 impl Record for FindingCounters {}
+impl Record for ExposureScope {}
+impl Record for InstanceExposureRecord {}
 
 impl Record for v1::Account {
     fn encode_canonical(&mut self, buf: &mut Vec<u8>) {

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use argus_proto::internal::v1::{SetCoverage, SetCoverageResponse};
 use argus_proto::v1::{
-    ChangeKind, Coverage, CoverageReason, CoverageStatus, FindingStatus, IngestScanResultsRequest,
-    IngestScanResultsResponse, ObservedVulnerability, Resource, ScanOutcome, ScanResult,
+    Coverage, CoverageReason, CoverageStatus, Finding, FindingType, IngestScanResultsRequest,
+    IngestScanResultsResponse, Resource, ScanOutcome, ScanResult,
 };
 
 use super::apply::Ctx;
 use super::filter::time_key;
-use super::{findings, keys, reevaluation, schedule, suppression, Tally};
+use super::{findings, keys, network, reevaluation, schedule, score};
 use crate::error::Result;
 
 pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<IngestScanResultsResponse> {
@@ -136,73 +136,34 @@ fn apply_result(
 }
 
 /// Creates, refreshes, updates and reopens the findings `result` reports on `resource`, and
-/// closes the resource's open findings it no longer reports. Work happens in finding-id order.
+/// closes the resource's open findings it no longer reports (reachability findings are not the
+/// scan's). Scores are set for the resource's environment (`score.rs`).
 fn reconcile_findings(
     ctx: &mut Ctx,
     resource: &Resource,
     result: &ScanResult,
     out: &mut IngestScanResultsResponse,
 ) -> Result<()> {
-    let rules = ctx.rules()?;
+    let reach = network::reach_of(ctx, resource)?;
     // Two observations with one id (same vulnerability, package and path) are one finding:
     // the first one in the result is kept.
-    let mut reported: BTreeMap<String, &ObservedVulnerability> = BTreeMap::new();
+    let mut reported: BTreeMap<String, Finding> = BTreeMap::new();
     for obs in &result.vulnerabilities {
-        reported.entry(findings::id_of(resource, obs)).or_insert(obs);
+        let id = findings::id_of(resource, obs);
+        if !reported.contains_key(&id) {
+            let mut new = findings::observed(id.clone(), resource, obs, result);
+            score::rescore(&mut new, reach);
+            reported.insert(id, new);
+        }
     }
     let known = findings::ids_of_resource(ctx, &resource.resource_id)?;
-    for (id, obs) in &reported {
-        let mut new = findings::observed(id.clone(), resource, obs, result);
-        match findings::load(ctx, id)? {
-            None => {
-                new.first_observed_at = result.scanned_at;
-                new.updated_at = Some(ctx.now);
-                let kind = if suppression::judge(&rules, &mut new) {
-                    ChangeKind::Suppressed
-                } else {
-                    ChangeKind::Created
-                };
-                ctx.txn.put(
-                    keys::BY_RESOURCE,
-                    keys::by_resource(&resource.resource_id, id),
-                    Vec::new(),
-                );
-                ctx.write_finding(None, &mut new, Some(kind));
-                out.findings_created += 1;
-            }
-            Some(old) if !findings::is_open(&old) => {
-                new.first_observed_at = old.first_observed_at;
-                new.updated_at = Some(ctx.now);
-                suppression::judge(&rules, &mut new);
-                ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(ChangeKind::Reopened));
-                out.findings_reopened += 1;
-            }
-            Some(mut old) if findings::same_observation(&old, &new) => {
-                // A refresh: the finding is still there and says the same; no change event.
-                let before = Tally::of(&old);
-                old.last_observed_at = result.scanned_at;
-                old.db_version = result.db_version.clone();
-                ctx.write_finding(Some(before), &mut old, None);
-            }
-            Some(old) => {
-                new.first_observed_at = old.first_observed_at;
-                new.updated_at = Some(ctx.now);
-                let was_suppressed = old.status == FindingStatus::Suppressed as i32;
-                let kind = if suppression::judge(&rules, &mut new) && !was_suppressed {
-                    ChangeKind::Suppressed
-                } else {
-                    ChangeKind::Updated
-                };
-                ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(kind));
-                out.findings_updated += 1;
-            }
-        }
-    }
-    for id in known.iter().filter(|id| !reported.contains_key(*id)) {
-        if let Some(mut f) = findings::load(ctx, id)? {
-            out.findings_closed += u32::from(findings::close(ctx, &mut f));
-        }
-    }
+    let done = findings::reconcile(ctx, &resource.resource_id, reported, known, |f| {
+        f.r#type != FindingType::NetworkReachability as i32
+    })?;
+    out.findings_created += done.created;
+    out.findings_reopened += done.reopened;
+    out.findings_updated += done.updated;
+    out.findings_closed += done.closed;
     Ok(())
 }
 

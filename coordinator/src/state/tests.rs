@@ -4,7 +4,9 @@
 
 mod changelog;
 mod determinism;
+mod held;
 mod lifecycle;
+mod network;
 mod queries;
 mod schedule;
 mod validation;
@@ -125,6 +127,73 @@ pub fn image(id: &str, account: &str, digest: &str) -> Resource {
         })),
         ..Default::default()
     }
+}
+
+/// An EC2 instance in `account` (region eu-west-1) whose host inventory is `digest`.
+pub fn instance(id: &str, account: &str, digest: &str) -> Resource {
+    Resource {
+        r#type: ResourceType::AwsEc2Instance as i32,
+        resource_id: id.into(),
+        account_id: account.into(),
+        region: "eu-west-1".into(),
+        artifact_digest: digest.into(),
+        details: Some(resource::Details::Ec2Instance(argus_proto::v1::Ec2InstanceDetails {
+            vpc_id: "vpc-1".into(),
+            subnet_id: "subnet-1".into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// An IPv4 exposure of `protocol` ports `begin..=end` through a fixed path.
+pub fn open_ports(
+    protocol: argus_proto::v1::NetworkProtocol,
+    begin: u32,
+    end: u32,
+    group: &str,
+) -> argus_proto::v1::NetworkReachabilityDetails {
+    use argus_proto::v1::{IpVersion, NetworkComponentType as T, NetworkPathComponent, PortRange};
+    let step = |t: T, id: &str| NetworkPathComponent {
+        component_id: id.into(),
+        component_type: t as i32,
+    };
+    argus_proto::v1::NetworkReachabilityDetails {
+        protocol: protocol as i32,
+        open_port_range: Some(PortRange { begin, end }),
+        ip_version: IpVersion::Ipv4 as i32,
+        network_path: vec![
+            step(T::InternetGateway, "igw-1"),
+            step(T::RouteTable, "rtb-1"),
+            step(T::NetworkAcl, "acl-1"),
+            step(T::SecurityGroup, group),
+            step(T::Subnet, "subnet-1"),
+            step(T::Ec2Instance, "i-1"),
+            step(T::PublicIpAddress, "54.10.0.1"),
+        ],
+    }
+}
+
+/// `SetNetworkExposures` for `account` in eu-west-1, observed at `at`.
+pub fn exposures(
+    account: &str,
+    at: i64,
+    instances: Vec<(&str, Vec<argus_proto::v1::NetworkReachabilityDetails>)>,
+) -> Cmd {
+    Cmd::SetNetworkExposures(argus_proto::internal::v1::SetNetworkExposures {
+        account_id: account.into(),
+        region: "eu-west-1".into(),
+        observed_at: Some(ts(at)),
+        instances: instances
+            .into_iter()
+            .map(|(id, exposures)| argus_proto::internal::v1::InstanceExposures {
+                instance_id: id.into(),
+                exposures,
+            })
+            .collect(),
+        unknown_instance_ids: Vec::new(),
+        partial: false,
+    })
 }
 
 pub fn put(resources: Vec<Resource>) -> Cmd {

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
 use argus_proto::internal::v1::{
-    Command, CompactChangeLog, DispatchJobs, ExpireJobs, Reevaluate, RequestScans, SetCoverage,
+    Command, CompactChangeLog, DispatchJobs, ExpireJobs, Reevaluate, RequestScans, SetCoverage, SetNetworkExposures,
 };
 use argus_proto::v1::{
     AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
-    FindingStatus, FindingType, FixAvailable, MapFilter, NumberFilter, ObservedVulnerability, ResourceFilter,
-    ResourceType, ScanOutcome, ScanResult, Severity, SortOrder, StringComparison, StringFilter, SuppressionRule,
+    FindingStatus, FindingType, FixAvailable, IpVersion, MapFilter, NetworkComponentType, NetworkProtocol,
+    NetworkReachabilityDetails, NumberFilter, ObservedVulnerability, PortRangeFilter, ResourceFilter, ResourceType,
+    ScanOutcome, ScanResult, Severity, SortOrder, StringComparison, StringFilter, SuppressionRule,
 };
 use prost_types::Timestamp;
 
@@ -23,6 +24,11 @@ pub const MAX_VULNERABILITIES: usize = 10_000;
 pub const MAX_ID_BYTES: usize = 2048;
 pub const MAX_ACCOUNT_ID_BYTES: usize = 128;
 pub const MAX_RULE_NAME_CHARS: usize = 128;
+/// Instances in one account and region's `SetNetworkExposures`.
+pub const MAX_INSTANCES: usize = 100_000;
+/// Exposures of one instance, and components on one exposure's path.
+pub const MAX_EXPOSURES: usize = 1_000;
+pub const MAX_PATH_COMPONENTS: usize = 64;
 
 type Check = std::result::Result<(), String>;
 
@@ -54,6 +60,11 @@ fn check_command(command: &Command) -> Check {
                 let path = format!("accounts[{i}]");
                 id(&format!("{path}.account_id"), &a.account_id, MAX_ACCOUNT_ID_BYTES)?;
                 tags(&format!("{path}.tags"), &a.tags)?;
+                if let Some(c) = &a.coverage {
+                    known::<CoverageStatus>(&format!("{path}.coverage.status"), c.status)?;
+                    known::<CoverageReason>(&format!("{path}.coverage.reason"), c.reason)?;
+                    optional_timestamp(&format!("{path}.coverage.last_scanned_at"), c.last_scanned_at.as_ref())?;
+                }
             }
             Ok(())
         }
@@ -158,7 +169,83 @@ fn check_command(command: &Command) -> Check {
             }
             Ok(())
         }
+        Cmd::SetNetworkExposures(req) => network_exposures(req),
     }
+}
+
+fn network_exposures(req: &SetNetworkExposures) -> Check {
+    id("account_id", &req.account_id, MAX_ACCOUNT_ID_BYTES)?;
+    id("region", &req.region, MAX_ACCOUNT_ID_BYTES)?;
+    required_timestamp("observed_at", req.observed_at.as_ref())?;
+    batch("instances", req.instances.len(), MAX_INSTANCES)?;
+    unique(
+        "instances",
+        "instance_id",
+        req.instances.iter().map(|i| i.instance_id.as_str()),
+    )?;
+    batch("unknown_instance_ids", req.unknown_instance_ids.len(), MAX_INSTANCES)?;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let judged: HashMap<&str, usize> = req
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (x.instance_id.as_str(), i))
+        .collect();
+    for (i, unknown) in req.unknown_instance_ids.iter().enumerate() {
+        let path = format!("unknown_instance_ids[{i}]");
+        id(&path, unknown, MAX_ID_BYTES)?;
+        if let Some(first) = seen.insert(unknown, i) {
+            return fail(&path, format!("duplicate of unknown_instance_ids[{first}]"));
+        }
+        if let Some(j) = judged.get(unknown.as_str()) {
+            return fail(&path, format!("also in instances[{j}]"));
+        }
+    }
+    for (i, instance) in req.instances.iter().enumerate() {
+        let path = format!("instances[{i}]");
+        id(&format!("{path}.instance_id"), &instance.instance_id, MAX_ID_BYTES)?;
+        batch(&format!("{path}.exposures"), instance.exposures.len(), MAX_EXPOSURES)?;
+        let mut seen = HashMap::new();
+        for (j, e) in instance.exposures.iter().enumerate() {
+            let path = format!("{path}.exposures[{j}]");
+            exposure(&path, e)?;
+            let r = e.open_port_range.unwrap_or_default();
+            if let Some(first) = seen.insert((e.ip_version, e.protocol, r.begin, r.end), j) {
+                return fail(&path, format!("same family, protocol and ports as exposures[{first}]"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn exposure(path: &str, e: &NetworkReachabilityDetails) -> Check {
+    specified::<NetworkProtocol>(&format!("{path}.protocol"), e.protocol)?;
+    specified::<IpVersion>(&format!("{path}.ip_version"), e.ip_version)?;
+    match &e.open_port_range {
+        None => return fail(&format!("{path}.open_port_range"), "missing"),
+        Some(r) => ports(&format!("{path}.open_port_range"), r.begin, r.end)?,
+    }
+    batch(
+        &format!("{path}.network_path"),
+        e.network_path.len(),
+        MAX_PATH_COMPONENTS,
+    )?;
+    for (k, c) in e.network_path.iter().enumerate() {
+        let path = format!("{path}.network_path[{k}]");
+        id(&format!("{path}.component_id"), &c.component_id, MAX_ID_BYTES)?;
+        specified::<NetworkComponentType>(&format!("{path}.component_type"), c.component_type)?;
+    }
+    Ok(())
+}
+
+fn ports(path: &str, begin: u32, end: u32) -> Check {
+    if end > u32::from(u16::MAX) {
+        return fail(path, format!("port {end} is above 65535"));
+    }
+    if begin > end {
+        return fail(path, format!("begins at {begin}, after its end {end}"));
+    }
+    Ok(())
 }
 
 fn job(path: &str, artifact_digest: &str, job_id: &str, attempt: u32) -> Check {
@@ -337,6 +424,12 @@ fn scan_result(path: &str, r: &ScanResult) -> Check {
 
 fn observed(path: &str, v: &ObservedVulnerability) -> Check {
     specified::<FindingType>(&format!("{path}.type"), v.r#type)?;
+    if v.r#type == FindingType::NetworkReachability as i32 {
+        return fail(
+            &format!("{path}.type"),
+            "NETWORK_REACHABILITY findings come from the network analysis, not from scans",
+        );
+    }
     specified::<Severity>(&format!("{path}.severity"), v.severity)?;
     specified::<FixAvailable>(&format!("{path}.fix_available"), v.fix_available)?;
     match &v.vulnerability {
@@ -461,7 +554,16 @@ fn check_finding_filter(path: &str, f: &FindingFilter) -> Check {
     date_filter(&p("last_observed_at"), f.last_observed_at.as_ref())?;
     date_filter(&p("updated_at"), f.updated_at.as_ref())?;
     string_filters(&p("image_repository"), &f.image_repository)?;
-    string_filters(&p("title"), &f.title)
+    string_filters(&p("title"), &f.title)?;
+    enum_filters::<NetworkProtocol>(&p("network_protocol"), &f.network_protocol)?;
+    port_range_filters(&p("open_port_range"), &f.open_port_range)
+}
+
+fn port_range_filters(path: &str, filters: &[PortRangeFilter]) -> Check {
+    for (i, r) in filters.iter().enumerate() {
+        ports(&format!("{path}[{i}]"), r.begin_inclusive, r.end_inclusive)?;
+    }
+    Ok(())
 }
 
 pub fn resource_filter(path: &str, f: &ResourceFilter) -> Result<()> {

@@ -6,6 +6,7 @@
 //! runtime is gone. docs/metrics.md lists every metric and span.
 
 pub mod census;
+pub mod discovery;
 pub mod instruments;
 mod logs;
 

@@ -9,7 +9,8 @@
 //!   Appendix A rounds it to the nearest integer; the two differ only for raw scores within
 //!   0.00001 above a tenth, which no base vector produces: the tests check all 2,592 of them
 //!   against an exact-decimal reference.) Temporal and environmental metrics are accepted and
-//!   kept in the normalized vector, but only the base score is computed.
+//!   kept in the normalized vector; [`base_score`] ignores them and [`environmental_score`]
+//!   computes the environmental equations (section 7.3) from them.
 //! - v4.0: the macro-vector scoring of the v4.0 specification, section 8 (EQ1–EQ6, the macro
 //!   vector lookup table, the severity-distance interpolation). Threat and environmental metrics
 //!   present in the vector take part in the score, which is therefore CVSS-BTE in the spec's
@@ -239,6 +240,19 @@ static V4_METRICS: &[MetricDef] = &[
 /// Scores a CVSS v3.0, v3.1 or v4.0 vector string (see the module documentation for what is
 /// computed for each version).
 pub fn base_score(vector: &str) -> Result<CvssScore, CvssError> {
+    score(vector, false)
+}
+
+/// Scores a vector with its environmental metrics: for v3.0 and v3.1 the environmental score of
+/// the v3.1 specification, section 7.3 (temporal metrics present take part, as the equations
+/// say; absent ones are Not Defined), for v4.0 the same score as [`base_score`], which already
+/// counts every environmental metric present. The coordinators use it to re-score a finding
+/// for its environment (e.g. `MAV:A` for an instance the internet cannot reach).
+pub fn environmental_score(vector: &str) -> Result<CvssScore, CvssError> {
+    score(vector, true)
+}
+
+fn score(vector: &str, environmental: bool) -> Result<CvssScore, CvssError> {
     let text = vector.trim();
     if text.is_empty() {
         return Err(CvssError::Empty);
@@ -290,6 +304,28 @@ pub fn base_score(vector: &str) -> Result<CvssScore, CvssError> {
     let normalized = render(version, defs, &chosen, |_| true);
     let scored = render(version, defs, &chosen, |def| def.scored);
     let raw = match version {
+        CvssVersion::V3_0 | CvssVersion::V3_1 if environmental => {
+            // The crate multiplies the rounded score by the temporal factors in floating point
+            // (5.0 × 0.92 = 4.6000000000000005, rounded up to 4.7), so it computes the score
+            // with temporal metrics Not Defined and the temporal stage is done here, exactly.
+            let without_temporal = render(version, defs, &chosen, |def| !V3_TEMPORAL.contains(&def.name));
+            let rounded = cvss::v3::Vector::from_str(&without_temporal)
+                .map(|v| v.environmental_score().value())
+                .map_err(|e| CvssError::Scoring(e.to_string()))?;
+            let factor: u64 = V3_TEMPORAL
+                .iter()
+                .map(|name| {
+                    let value = defs.iter().zip(&chosen).find(|(def, _)| def.name == *name);
+                    value
+                        .and_then(|(_, v)| *v)
+                        .map_or(100, |v| v3_temporal_hundredths(name, v))
+                })
+                .product();
+            // Tenths × hundredths³, rounded up to tenths: the specification's Roundup of an
+            // exact product.
+            let tenths = (rounded * 10.0).round() as u64;
+            (tenths * factor).div_ceil(1_000_000) as f64 / 10.0
+        }
         CvssVersion::V3_0 | CvssVersion::V3_1 => cvss::v3::Vector::from_str(&scored)
             .map(|v| v.base_score().value())
             .map_err(|e| CvssError::Scoring(e.to_string()))?,
@@ -310,6 +346,24 @@ pub fn base_score(vector: &str) -> Result<CvssScore, CvssError> {
         vector: normalized,
         severity: Severity::from_score(score),
     })
+}
+
+const V3_TEMPORAL: &[&str] = &["E", "RL", "RC"];
+
+/// A v3 temporal metric's multiplier in hundredths (v3.1 specification, section 7.4); Not
+/// Defined, High, Unavailable and Confirmed are 1.
+fn v3_temporal_hundredths(metric: &str, value: &str) -> u64 {
+    match (metric, value) {
+        ("E", "F") => 97,
+        ("E", "P") => 94,
+        ("E", "U") => 91,
+        ("RL", "W") => 97,
+        ("RL", "T") => 96,
+        ("RL", "O") => 95,
+        ("RC", "R") => 96,
+        ("RC", "U") => 92,
+        _ => 100,
+    }
 }
 
 fn read_prefix(head: &str) -> Result<CvssVersion, CvssError> {
@@ -736,21 +790,28 @@ mod tests {
 
     /// Scores `vectors` with the `cvss` Python package (Red Hat's reference implementation,
     /// `pip install cvss`) in one process; a missing interpreter or package fails the test.
-    fn python_reference_scores(vectors: &[String]) -> Vec<String> {
+    /// `environmental` asks for the v3 environmental score instead of the base score.
+    fn python_reference_scores(vectors: &[String], environmental: bool) -> Vec<String> {
         const SCRIPT: &str = r#"
 import sys
 from cvss import CVSS3, CVSS4
+environmental = sys.argv[1] == "environmental"
 out = []
 for line in sys.stdin.read().splitlines():
     try:
-        c = CVSS4(line) if line.startswith("CVSS:4.0/") else CVSS3(line)
-        out.append("%.1f" % float(c.base_score))
+        if line.startswith("CVSS:4.0/"):
+            score = CVSS4(line).base_score
+        else:
+            c = CVSS3(line)
+            score = c.environmental_score if environmental else c.base_score
+        out.append("%.1f" % float(score))
     except Exception as e:
         out.append("error %s" % e)
 sys.stdout.write("\n".join(out) + "\n")
 "#;
+        let mode = if environmental { "environmental" } else { "base" };
         let text = crate::testutil::pipe_through(
-            Command::new("python3").args(["-c", SCRIPT]),
+            Command::new("python3").args(["-c", SCRIPT, mode]),
             &vectors.join("\n"),
             "install it with `pip install cvss`",
         );
@@ -760,11 +821,16 @@ sys.stdout.write("\n".join(out) + "\n")
     }
 
     fn assert_matches_reference(cases: &[(String, String)]) {
+        assert_scores_match_reference(cases, false);
+    }
+
+    fn assert_scores_match_reference(cases: &[(String, String)], environmental: bool) {
         let canonical: Vec<String> = cases.iter().map(|(c, _)| c.clone()).collect();
-        let expected = python_reference_scores(&canonical);
+        let expected = python_reference_scores(&canonical, environmental);
+        let ours = if environmental { environmental_score } else { base_score };
         let mut mismatches = Vec::new();
         for ((reference_input, our_input), want) in cases.iter().zip(&expected) {
-            let got = match base_score(our_input) {
+            let got = match ours(our_input) {
                 Ok(s) => format!("{:.1}", s.score),
                 Err(e) => format!("error {e}"),
             };
@@ -809,5 +875,42 @@ sys.stdout.write("\n".join(out) + "\n")
         assert_eq!(all.len(), 104_976);
         let cases: Vec<(String, String)> = all.into_iter().map(|v| (v.clone(), v)).collect();
         assert_matches_reference(&cases);
+    }
+
+    /// Every v3.0 and v3.1 base vector with its attack vector modified to Adjacent (what the
+    /// coordinators do for an instance the internet cannot reach), and with random temporal and
+    /// environmental metrics, against the reference's environmental score.
+    #[test]
+    fn environmental_scores_match_the_python_cvss_reference() {
+        let mut rng = Rng(0x0BAD_CAFE_2026_1124);
+        let mut cases = Vec::new();
+        for prefix in ["CVSS:3.0", "CVSS:3.1"] {
+            for base in v3_base_vectors() {
+                let v = format!("{prefix}/{base}/MAV:A");
+                cases.push((v.clone(), v));
+                let parts = base.split('/').map(str::to_string).collect();
+                cases.push(with_random_extras(&mut rng, prefix, parts, V3_METRICS));
+            }
+        }
+        cases.extend(v4_random_vectors(&mut rng, 1000));
+        assert_scores_match_reference(&cases, true);
+    }
+
+    #[test]
+    fn a_network_vector_modified_to_adjacent_scores_lower() {
+        let base = base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap();
+        let adjacent = environmental_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/MAV:A").unwrap();
+        assert_eq!((base.score, adjacent.score), (9.8, 8.8));
+        assert_eq!(adjacent.severity, Severity::High);
+        assert_eq!(adjacent.vector, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/MAV:A");
+        let v4 = environmental_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/MAV:A").unwrap();
+        assert!(v4.score < 9.3, "{}", v4.score);
+    }
+
+    #[test]
+    fn the_temporal_stage_of_an_environmental_score_is_rounded_up_exactly() {
+        // Roundup(5.0 × 0.92) is 4.6; in floating point the product is 4.6000000000000005.
+        let s = environmental_score("CVSS:3.0/AV:L/AC:H/PR:H/UI:R/S:C/C:N/I:N/A:L/RC:U/MS:C/MA:H").unwrap();
+        assert_eq!(s.score, 4.6);
     }
 }

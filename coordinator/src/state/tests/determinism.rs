@@ -23,7 +23,13 @@ enum Op {
     DeleteRule(u8),
     Compact(u8, u8),
     Coverage(u8),
+    /// (account, observed_at, instances as (resource, exposures as (ports, udp, group),
+    /// unknown), partial)
+    Network(u8, u8, Vec<(u8, Vec<(u8, bool, u8)>, bool)>, bool),
 }
+
+/// Port ranges network exposures are drawn from.
+const PORTS: &[(u32, u32)] = &[(22, 22), (80, 80), (443, 443), (1000, 2000)];
 
 fn op() -> impl Strategy<Value = Op> {
     let vulns = proptest::collection::vec((0..6u8, 0..3u8, 1..6u8), 0..6);
@@ -36,6 +42,20 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..3u8).prop_map(Op::DeleteRule),
         1 => (0..40u8, 0..10u8).prop_map(|(b, k)| Op::Compact(b, k)),
         1 => (1..4u8).prop_map(Op::Coverage),
+        2 => (
+            0..3u8,
+            0..20u8,
+            proptest::collection::vec(
+                (
+                    0..8u8,
+                    proptest::collection::vec((0..4u8, proptest::bool::ANY, 0..2u8), 0..3),
+                    proptest::bool::weighted(0.2),
+                ),
+                0..4,
+            ),
+            proptest::bool::weighted(0.3),
+        )
+            .prop_map(|(a, at, instances, partial)| Op::Network(a, at, instances, partial)),
     ]
 }
 
@@ -48,7 +68,12 @@ fn command(op: &Op) -> Cmd {
                 .filter(|r| seen.insert(r.0))
                 .map(|&(r, a, d, t)| {
                     let digest = if d == 0 { String::new() } else { digest(d.into()) };
-                    let mut res = image(&format!("res-{r}"), &format!("acct-{a}"), &digest);
+                    // Half the resources are EC2 instances, which network analyses concern.
+                    let mut res = if r >= 4 {
+                        instance(&format!("res-{r}"), &format!("acct-{a}"), &digest)
+                    } else {
+                        image(&format!("res-{r}"), &format!("acct-{a}"), &digest)
+                    };
                     for i in 0..t {
                         res.tags.insert(format!("k{i}"), format!("v{t}"));
                     }
@@ -107,6 +132,45 @@ fn command(op: &Op) -> Cmd {
             before: Some(ts(1000 + i64::from(*before))),
             keep_last: (*keep).into(),
         }),
+        Op::Network(a, at, instances, partial) => {
+            let mut seen = std::collections::BTreeSet::new();
+            let unknown: Vec<String> = instances
+                .iter()
+                .filter(|(r, _, unknown)| *unknown && seen.insert(*r))
+                .map(|(r, _, _)| format!("res-{r}"))
+                .collect();
+            let listed: Vec<(String, Vec<argus_proto::v1::NetworkReachabilityDetails>)> = instances
+                .iter()
+                .filter(|(r, _, _)| seen.insert(*r))
+                .map(|(r, ports, _)| {
+                    let mut taken = std::collections::BTreeSet::new();
+                    let exposures = ports
+                        .iter()
+                        .filter(|(p, udp, _)| taken.insert((*p, *udp)))
+                        .map(|&(p, udp, g)| {
+                            let protocol = if udp {
+                                argus_proto::v1::NetworkProtocol::Udp
+                            } else {
+                                argus_proto::v1::NetworkProtocol::Tcp
+                            };
+                            let (begin, end) = PORTS[usize::from(p)];
+                            open_ports(protocol, begin, end, &format!("sg-{g}"))
+                        })
+                        .collect();
+                    (format!("res-{r}"), exposures)
+                })
+                .collect();
+            let mut cmd = exposures(
+                &format!("acct-{a}"),
+                i64::from(*at),
+                listed.iter().map(|(id, e)| (id.as_str(), e.clone())).collect(),
+            );
+            if let Cmd::SetNetworkExposures(r) = &mut cmd {
+                r.unknown_instance_ids = unknown;
+                r.partial = *partial;
+            }
+            cmd
+        }
         Op::Coverage(d) => Cmd::SetCoverage(SetCoverage {
             artifact_digest: digest((*d).into()),
             coverage: Some(Coverage {
