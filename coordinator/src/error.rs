@@ -51,6 +51,9 @@ pub enum Error {
     },
     #[error("shutting down")]
     Shutdown,
+    /// The host agent could not read the host's package databases.
+    #[error("reading the host: {0}")]
+    Host(#[from] argus_worker::Error),
 }
 
 impl Error {

@@ -2,6 +2,7 @@
 //! RocksDB), the `argus.v1` gRPC API and the resumable findings feed. The `argus` binary's
 //! command-line surface lives in `src/cli` beside it.
 
+pub mod agent;
 pub mod api;
 pub mod client;
 pub mod config;

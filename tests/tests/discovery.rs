@@ -268,7 +268,8 @@ fn assert_inventory_is_the_seeded_one(seeded: &Seeded, got: &BTreeMap<String, Re
         let want = match (s(&i["state"]).as_str(), i["tags"].get("ArgusExclude").is_some()) {
             (_, true) => CoverageReason::ExcludedByTag,
             ("stopped", _) => CoverageReason::Ec2InstanceStopped,
-            _ => CoverageReason::PendingInitialScan,
+            // No agent reports it and SSM inventory is not read.
+            _ => CoverageReason::UnmanagedEc2Instance,
         };
         assert_eq!(reason(r), want, "{id}: {:?}", r.coverage);
         expected.insert(id);

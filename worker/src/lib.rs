@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod error;
 pub mod extract;
 pub mod fileset;
+pub mod host;
 pub mod limits;
 pub mod matching;
 pub mod observe;

@@ -33,6 +33,23 @@ pub fn encode_inventory(inv: &Inventory) -> Vec<u8> {
     })
 }
 
+/// A host agent's inventory as the coordinators store it, and its digest: the content address
+/// of what the host runs (operating system and packages), not of where or when it was read, so
+/// that identical hosts share one artifact and one match. The target becomes the digest and the
+/// read warnings are dropped for the same reason.
+pub fn host_artifact(mut inv: Inventory) -> (String, Vec<u8>) {
+    use sha2::Digest;
+    inv.normalize();
+    let mut h = sha2::Sha256::new();
+    h.update(serde_json::to_vec(&(&inv.os, &inv.packages)).expect("an inventory always serializes"));
+    let digest = format!("sha256:{}", hex::encode(h.finalize()));
+    inv.target = digest.clone();
+    inv.artifact_digest = Some(digest.clone());
+    inv.platform = None;
+    inv.warnings.clear();
+    (digest, encode_inventory(&inv))
+}
+
 /// Reads `ScanResult.inventory` (or a REMATCH job's) back; bounded by [`MAX_INVENTORY_BYTES`].
 pub fn decode_inventory(bytes: &[u8]) -> Result<Inventory, String> {
     let decoder = zstd::stream::read::Decoder::new(bytes).map_err(|e| format!("inventory: {e}"))?;

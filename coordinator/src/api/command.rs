@@ -45,6 +45,7 @@ write_requests! {
     IngestScanResults: v1::IngestScanResultsRequest => v1::IngestScanResultsResponse;
     PutSuppressionRule: v1::PutSuppressionRuleRequest => v1::PutSuppressionRuleResponse;
     DeleteSuppressionRule: v1::DeleteSuppressionRuleRequest => v1::DeleteSuppressionRuleResponse;
+    ReportHostInventory: v1::ReportHostInventoryRequest => v1::ReportHostInventoryResponse;
 }
 
 /// Validates `request` (a refused request changes nothing anywhere), applies it through Raft
@@ -93,6 +94,7 @@ fn kind_name(kind: &command_result::Kind) -> &'static str {
         Kind::RequestScans(_) => "RequestScans",
         Kind::Reevaluate(_) => "Reevaluate",
         Kind::SetNetworkExposures(_) => "SetNetworkExposures",
+        Kind::ReportHostInventory(_) => "ReportHostInventory",
         Kind::Error(_) => "Error",
     }
 }

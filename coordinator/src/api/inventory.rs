@@ -74,6 +74,21 @@ impl InventoryService for InventoryApi {
         apply(&self.node, request.into_inner()).await.map(Response::new)
     }
 
+    async fn report_host_inventory(
+        &self,
+        request: Request<ReportHostInventoryRequest>,
+    ) -> Result<Response<ReportHostInventoryResponse>, Status> {
+        let mut req = request.into_inner();
+        // Decoded here, once, so that the state machine stores bytes it can read and every
+        // replica applies the same digest without decompressing to compute it.
+        let inventory = argus_worker::observe::decode_inventory(&req.inventory)
+            .map_err(|e| Status::invalid_argument(format!("inventory: {e}")))?;
+        let (digest, bytes) = argus_worker::observe::host_artifact(inventory);
+        req.artifact_digest = digest;
+        req.inventory = bytes;
+        apply(&self.node, req).await.map(Response::new)
+    }
+
     async fn get_resource(
         &self,
         request: Request<GetResourceRequest>,

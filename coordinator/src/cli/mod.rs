@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use argus_coordinator::config::Config;
 use argus_coordinator::telemetry::Identity;
 
+mod agent;
 mod backup;
 mod cluster;
 mod coordinator;
@@ -61,6 +62,8 @@ pub enum Command {
     ScanNow(query::ScanNowArgs),
     /// Run a scan worker: pull jobs from NATS, scan, publish results.
     Worker(worker::WorkerArgs),
+    /// Run the host agent: report this host's package inventory to the coordinators.
+    Agent(agent::AgentArgs),
 }
 
 /// Who this process is, for the telemetry resource.
@@ -93,5 +96,6 @@ pub fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Coverage(args) => query::run_coverage(args),
         Command::ScanNow(args) => query::run_scan_now(args),
         Command::Worker(args) => worker::run(args, &config),
+        Command::Agent(args) => agent::run(args, &config),
     }
 }

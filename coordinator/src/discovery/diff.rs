@@ -86,8 +86,18 @@ pub fn fingerprint(r: &Resource) -> Fingerprint {
         account_id: r.account_id.clone(),
         region: r.region.clone(),
         tags: HashMap::new(),
-        artifact_digest: r.artifact_digest.clone(),
-        artifact_locator: r.artifact_locator.clone(),
+        // What a host agent reports is not discovery's: a stored instance with an agent hashes
+        // as discovery reads it, without an artifact.
+        artifact_digest: if r.agent.is_some() {
+            String::new()
+        } else {
+            r.artifact_digest.clone()
+        },
+        artifact_locator: if r.agent.is_some() {
+            String::new()
+        } else {
+            r.artifact_locator.clone()
+        },
         details: r.details.clone(),
         coverage: held,
         ..Default::default()

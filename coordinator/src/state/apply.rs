@@ -174,5 +174,15 @@ fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
         Cmd::RequestScans(req) => Res::RequestScans(schedule::request(ctx, req)?),
         Cmd::Reevaluate(req) => Res::Reevaluate(reevaluation::reevaluate(ctx, req)?),
         Cmd::SetNetworkExposures(req) => Res::SetNetworkExposures(network::set_exposures(ctx, req)?),
+        Cmd::ReportHostInventory(req) => match inventory::report_host_inventory(ctx, req)? {
+            Some(resp) => Res::ReportHostInventory(resp),
+            None => refused(
+                "INVALID_ARGUMENT",
+                format!(
+                    "account_id: required for {:?}, which is not in the inventory",
+                    req.resource_id
+                ),
+            ),
+        },
     })
 }

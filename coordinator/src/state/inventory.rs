@@ -1,13 +1,14 @@
 //! Accounts and resources: batched upserts and removals.
 
 use argus_proto::v1::{
-    Account, Coverage, CoverageReason, CoverageStatus, PutAccountsRequest, PutAccountsResponse, PutResourcesRequest,
-    PutResourcesResponse, RemoveAccountsRequest, RemoveAccountsResponse, RemoveResourcesRequest,
-    RemoveResourcesResponse, Resource,
+    Account, AgentReport, Coverage, CoverageReason, CoverageStatus, PutAccountsRequest, PutAccountsResponse,
+    PutResourcesRequest, PutResourcesResponse, RemoveAccountsRequest, RemoveAccountsResponse, RemoveResourcesRequest,
+    RemoveResourcesResponse, ReportHostInventoryRequest, ReportHostInventoryResponse, Resource, ResourceType,
+    ScanResult,
 };
 
 use super::apply::Ctx;
-use super::{findings, keys, network, scan, schedule};
+use super::{findings, keys, network, reevaluation, scan, schedule};
 use crate::error::Result;
 
 pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
@@ -52,6 +53,39 @@ fn pending_initial_scan() -> Coverage {
     }
 }
 
+/// An EC2 instance with nothing to scan: no agent reports its inventory (and SSM inventory is
+/// not read), so it is known but not covered.
+fn unmanaged() -> Coverage {
+    Coverage {
+        status: CoverageStatus::CoverageInactive as i32,
+        reason: CoverageReason::UnmanagedEc2Instance as i32,
+        ..Default::default()
+    }
+}
+
+/// The coverage a live resource starts with.
+fn initial_coverage(r: &Resource) -> Coverage {
+    if r.r#type == ResourceType::AwsEc2Instance as i32 && r.artifact_digest.is_empty() {
+        unmanaged()
+    } else {
+        pending_initial_scan()
+    }
+}
+
+/// A put without an artifact (discovery re-reading an instance, which knows nothing of its
+/// agent) keeps the artifact the resource's agent reported. Everything else is the put's.
+fn keep_agent_artifact<'a>(input: &'a Resource, old: Option<&Resource>) -> std::borrow::Cow<'a, Resource> {
+    match old.filter(|o| o.agent.is_some() && o.r#type == input.r#type) {
+        Some(o) if input.agent.is_none() && input.artifact_digest.is_empty() => std::borrow::Cow::Owned(Resource {
+            artifact_digest: o.artifact_digest.clone(),
+            artifact_locator: String::new(),
+            agent: o.agent.clone(),
+            ..input.clone()
+        }),
+        _ => std::borrow::Cow::Borrowed(input),
+    }
+}
+
 /// The coverage an inventory source may set on a resource it puts: INACTIVE with
 /// EXCLUDED_BY_TAG or EC2_INSTANCE_STOPPED. Any other coverage in a put is the coordinators'
 /// to compute and is ignored.
@@ -84,6 +118,7 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
     let mut out = PutResourcesResponse::default();
     for input in &req.resources {
         let old: Option<Resource> = ctx.txn.get_record(keys::RESOURCES, input.resource_id.as_bytes())?;
+        let input = &*keep_agent_artifact(input, old.as_ref());
         let held = held_coverage(input);
         let was_live = old.as_ref().is_some_and(is_live);
         let live = held.is_none();
@@ -105,7 +140,7 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
             {
                 o.coverage.clone()
             }
-            _ => Some(pending_initial_scan()),
+            _ => Some(initial_coverage(input)),
         };
         let mut resource = Resource {
             r#type: input.r#type,
@@ -121,6 +156,7 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
             removed: false,
             removed_at: None,
             coverage,
+            agent: input.agent.clone(),
         };
         let old_digest = old.as_ref().map(|o| o.artifact_digest.as_str()).unwrap_or("");
         match &old {
@@ -211,4 +247,71 @@ pub(super) fn remove_resources(ctx: &mut Ctx, req: &RemoveResourcesRequest) -> R
         out.removed += 1;
     }
     Ok(out)
+}
+
+/// A host agent's report (its digest and canonical bytes set by the API edge). The resource
+/// (created when new, with the report's type, account, region and tags; otherwise as stored)
+/// now carries the inventory as its artifact, like a put with that digest. The inventory is
+/// stored for the artifact and, when no result for it is stored yet, queued for a REMATCH: a
+/// worker matches it without fetching anything, and every host with the same inventory gets the
+/// findings. A repeated report changes only `agent.reported_at` and `last_seen_at`.
+///
+/// `Ok(None)`: refused, the resource is new and the report names no account.
+pub(super) fn report_host_inventory(
+    ctx: &mut Ctx,
+    req: &ReportHostInventoryRequest,
+) -> Result<Option<ReportHostInventoryResponse>> {
+    debug_assert!(!req.artifact_digest.is_empty(), "the API edge sets the digest");
+    let old: Option<Resource> = ctx.txn.get_record(keys::RESOURCES, req.resource_id.as_bytes())?;
+    let packages = reevaluation::package_count(&req.inventory);
+    let report = AgentReport {
+        agent_version: req.agent_version.clone(),
+        hostname: req.hostname.clone(),
+        collected_at: req.collected_at,
+        reported_at: Some(ctx.now),
+        packages,
+    };
+    let input = match &old {
+        Some(o) => Resource {
+            artifact_digest: req.artifact_digest.clone(),
+            artifact_locator: String::new(),
+            agent: Some(report),
+            // A hold (excluded by tag, stopped) stays; any other coverage is recomputed.
+            coverage: o.coverage.clone().filter(|_| held_coverage(o).is_some()),
+            ..o.clone()
+        },
+        None => {
+            if req.account_id.is_empty() {
+                return Ok(None);
+            }
+            let r#type = match ResourceType::try_from(req.resource_type) {
+                Ok(ResourceType::AwsEc2Instance) => ResourceType::AwsEc2Instance,
+                _ => ResourceType::Host,
+            };
+            Resource {
+                r#type: r#type as i32,
+                resource_id: req.resource_id.clone(),
+                account_id: req.account_id.clone(),
+                region: req.region.clone(),
+                tags: req.tags.clone(),
+                artifact_digest: req.artifact_digest.clone(),
+                agent: Some(report),
+                ..Default::default()
+            }
+        }
+    };
+    let changed = old.as_ref().is_none_or(|o| o.artifact_digest != req.artifact_digest);
+    reevaluation::store_inventory(ctx, &req.artifact_digest, &req.inventory)?;
+    put_resources(ctx, &PutResourcesRequest { resources: vec![input] })?;
+    let stored: Option<ScanResult> = ctx.txn.get_record(keys::ARTIFACTS, req.artifact_digest.as_bytes())?;
+    if stored.is_none() {
+        // Nothing to fetch: the stored inventory is what a worker matches. `rematch` finds no
+        // schedule (and does nothing) when the resource is held.
+        schedule::rematch(ctx, &req.artifact_digest, "")?;
+    }
+    Ok(Some(ReportHostInventoryResponse {
+        artifact_digest: req.artifact_digest.clone(),
+        changed,
+        packages,
+    }))
 }

@@ -30,6 +30,14 @@ fn package_keys(stored: &[u8]) -> Option<BTreeSet<String>> {
     )
 }
 
+/// How many packages a stored inventory holds (0 when it cannot be read). Pure.
+pub(super) fn package_count(stored: &[u8]) -> u32 {
+    zstd::bulk::decompress(stored, MAX_INVENTORY_BYTES)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<Inventory>(&json).ok())
+        .map_or(0, |i| i.packages.len() as u32)
+}
+
 /// Replaces the artifact's stored inventory and moves its index entries.
 pub(super) fn store_inventory(ctx: &mut Ctx, digest: &str, inventory: &[u8]) -> Result<()> {
     let old = ctx.txn.get(keys::INVENTORIES, digest.as_bytes())?;

@@ -2,6 +2,7 @@
 //! (property tests over random command sequences), queries, validation and the change log.
 //! Each test opens a fresh RocksDB in a temporary directory.
 
+mod agent;
 mod changelog;
 mod determinism;
 mod held;

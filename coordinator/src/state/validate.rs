@@ -11,8 +11,9 @@ use argus_proto::internal::v1::{
 use argus_proto::v1::{
     AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
     FindingStatus, FindingType, FixAvailable, IpVersion, MapFilter, NetworkComponentType, NetworkProtocol,
-    NetworkReachabilityDetails, NumberFilter, ObservedVulnerability, PortRangeFilter, ResourceFilter, ResourceType,
-    ScanOutcome, ScanResult, Severity, SortOrder, StringComparison, StringFilter, SuppressionRule,
+    NetworkReachabilityDetails, NumberFilter, ObservedVulnerability, PortRangeFilter, ReportHostInventoryRequest,
+    ResourceFilter, ResourceType, ScanOutcome, ScanResult, Severity, SortOrder, StringComparison, StringFilter,
+    SuppressionRule,
 };
 use prost_types::Timestamp;
 
@@ -85,6 +86,9 @@ fn check_command(command: &Command) -> Check {
                 tags(&format!("{path}.tags"), &r.tags)?;
                 if !r.artifact_digest.is_empty() {
                     digest(&format!("{path}.artifact_digest"), &r.artifact_digest)?;
+                }
+                if r.agent.is_some() {
+                    return fail(&format!("{path}.agent"), "set by the coordinators from agent reports");
                 }
             }
             Ok(())
@@ -170,7 +174,32 @@ fn check_command(command: &Command) -> Check {
             Ok(())
         }
         Cmd::SetNetworkExposures(req) => network_exposures(req),
+        Cmd::ReportHostInventory(req) => host_inventory(req),
     }
+}
+
+fn host_inventory(req: &ReportHostInventoryRequest) -> Check {
+    id("resource_id", &req.resource_id, MAX_ID_BYTES)?;
+    if !req.account_id.is_empty() {
+        id("account_id", &req.account_id, MAX_ACCOUNT_ID_BYTES)?;
+    }
+    known::<ResourceType>("resource_type", req.resource_type)?;
+    if !matches!(
+        ResourceType::try_from(req.resource_type),
+        Ok(ResourceType::Unspecified | ResourceType::AwsEc2Instance | ResourceType::Host)
+    ) {
+        return fail("resource_type", "an agent reports AWS_EC2_INSTANCE or HOST");
+    }
+    printable("region", &req.region, MAX_ACCOUNT_ID_BYTES)?;
+    tags("tags", &req.tags)?;
+    printable("hostname", &req.hostname, MAX_ACCOUNT_ID_BYTES)?;
+    printable("agent_version", &req.agent_version, MAX_ACCOUNT_ID_BYTES)?;
+    optional_timestamp("collected_at", req.collected_at.as_ref())?;
+    digest("artifact_digest", &req.artifact_digest)?;
+    if req.inventory.is_empty() {
+        return fail("inventory", "empty");
+    }
+    Ok(())
 }
 
 fn network_exposures(req: &SetNetworkExposures) -> Check {

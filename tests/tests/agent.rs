@@ -1,0 +1,318 @@
+//! `argus agent` against a real `argus up`: the machine's own dpkg database reported and
+//! matched (package versions taken from `dpkg-query`, the reference), and a running agent
+//! reporting again on its own when the host's packages change.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use argus_coordinator::client::Client;
+use argus_proto::v1::{
+    CoverageReason, FindingFilter, FindingStatus, GetResourceRequest, ListFindingsRequest, ResourceType,
+    StringComparison, StringFilter,
+};
+use argus_tests::{argus_bin, file_tail, free_port, run_ok, wait_for, write_file, ChildGuard};
+
+const ACCOUNT: &str = "123456789012";
+
+/// An OSV advisory for one Debian package, affected from the start up to `fixed`.
+fn advisory(id: &str, ecosystem: &str, package: &str, fixed: &str) -> String {
+    serde_json::json!({
+        "schema_version": "1.6.0",
+        "id": id,
+        "modified": "2026-11-01T00:00:00Z",
+        "summary": format!("test advisory for {package}"),
+        "affected": [{
+            "package": {"ecosystem": ecosystem, "name": package},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]
+        }],
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]
+    })
+    .to_string()
+}
+
+/// This machine's Debian ecosystem (`Debian:12`), from its os-release.
+fn debian_ecosystem() -> String {
+    let text = std::fs::read_to_string("/etc/os-release").expect("/etc/os-release");
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("ID"), "debian", "this test reads a Debian host's dpkg database");
+    format!("Debian:{}", field("VERSION_ID"))
+}
+
+/// `(name, version)` of the installed packages, as dpkg itself lists them.
+fn installed() -> Vec<(String, String)> {
+    run_ok(Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n"]))
+        .lines()
+        .filter(|l| l.starts_with("ii"))
+        .filter_map(|l| {
+            let mut f = l.split('\t').skip(1);
+            Some((f.next()?.to_string(), f.next()?.to_string()))
+        })
+        .collect()
+}
+
+fn import_db(dir: &Path, advisories: &[(&str, String)]) -> std::path::PathBuf {
+    for (id, json) in advisories {
+        write_file(dir, &format!("vulndb/Debian/{id}.json"), json);
+    }
+    let db = dir.join("test.vdb");
+    run_ok(
+        Command::new(argus_bin())
+            .args(["db", "--db"])
+            .arg(&db)
+            .arg("import")
+            .arg(dir.join("vulndb")),
+    );
+    db
+}
+
+/// `argus up` with no targets, serving on a free loopback port.
+fn up(dir: &Path, db: &Path) -> (ChildGuard, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log = dir.join("up.log");
+    let process = ChildGuard::spawn(
+        "argus up",
+        Command::new(argus_bin())
+            .args(["up", "--listen", &addr, "--db"])
+            .arg(db)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    wait_for("argus up to serve", Duration::from_secs(60), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("serving until interrupted")
+    });
+    (process, addr)
+}
+
+/// Open findings on `resource`: `(vulnerability id, package name, installed version)`.
+async fn findings_of(client: &Client, resource: &str, status: FindingStatus) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = client
+        .findings()
+        .list_findings(ListFindingsRequest {
+            filter: Some(FindingFilter {
+                resource_id: vec![StringFilter {
+                    comparison: StringComparison::Equals as i32,
+                    value: resource.to_string(),
+                }],
+                status: vec![status as i32],
+                ..Default::default()
+            }),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .findings
+        .into_iter()
+        .map(|f| {
+            let id = f.vulnerability.as_ref().map(|v| v.id.clone()).unwrap_or_default();
+            let p = f.package.unwrap_or_default();
+            (id, p.name, p.version)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn eventually<T: PartialEq + std::fmt::Debug, F, Fut>(what: &str, log: &Path, want: T, mut get: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let start = Instant::now();
+    loop {
+        let got = get().await;
+        if got == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what}: got {got:?}, want {want:?}\n{}",
+            file_tail(log, 30)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t01_the_agent_reports_this_machines_dpkg_database_and_its_findings_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    let ecosystem = debian_ecosystem();
+    let packages = installed();
+    assert!(packages.len() >= 2, "dpkg lists {} installed packages", packages.len());
+    let (hit, miss) = (&packages[0], &packages[packages.len() - 1]);
+    // One advisory fixed just after the installed version (affects it), one fixed before any
+    // version can exist (affects nothing): a finding for the first and none for the second.
+    let db = import_db(
+        dir.path(),
+        &[
+            (
+                "ARGUS-AGENT-1",
+                advisory("ARGUS-AGENT-1", &ecosystem, &hit.0, &format!("{}+argus1", hit.1)),
+            ),
+            ("ARGUS-AGENT-2", advisory("ARGUS-AGENT-2", &ecosystem, &miss.0, "0~~")),
+        ],
+    );
+    let (_up, addr) = up(dir.path(), &db);
+    let log = dir.path().join("up.log");
+    let out = run_ok(Command::new(argus_bin()).args([
+        "agent",
+        "--coordinator",
+        &addr,
+        "--once",
+        "--imds",
+        "none",
+        "--resource-id",
+        "agent-host",
+        "--account-id",
+        ACCOUNT,
+    ]));
+    let reported: usize = out.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap();
+    assert_eq!(
+        reported,
+        packages.len(),
+        "the agent reports every installed package: {out}"
+    );
+
+    let client = Client::new(&[addr.as_str()]).unwrap();
+    eventually(
+        "the finding on the reported host",
+        &log,
+        vec![("ARGUS-AGENT-1".to_string(), hit.0.clone(), hit.1.clone())],
+        || findings_of(&client, "agent-host", FindingStatus::Active),
+    )
+    .await;
+    let resource = client
+        .inventory()
+        .get_resource(GetResourceRequest {
+            resource_id: "agent-host".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .resource
+        .unwrap();
+    assert_eq!(resource.r#type(), ResourceType::Host);
+    assert_eq!(resource.account_id, ACCOUNT);
+    assert_eq!(resource.coverage.unwrap().reason(), CoverageReason::Successful);
+    let agent = resource.agent.unwrap();
+    assert_eq!(agent.packages as usize, packages.len());
+    assert!(resource.artifact_locator.is_empty(), "nothing is fetched from a host");
+
+    // The same host reported again: same artifact, nothing changes.
+    let again = run_ok(Command::new(argus_bin()).args([
+        "agent",
+        "--coordinator",
+        &addr,
+        "--once",
+        "--imds",
+        "none",
+        "--resource-id",
+        "agent-host",
+    ]));
+    assert!(!again.contains("(changed)"), "{again}");
+    assert_eq!(again.split_whitespace().nth(1), out.split_whitespace().nth(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t02_a_running_agent_reports_a_changed_package_database_and_the_finding_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_db(
+        dir.path(),
+        &[(
+            "ARGUS-AGENT-3",
+            advisory("ARGUS-AGENT-3", "Debian:12", "openssl", "3.0.13-1~deb12u1"),
+        )],
+    );
+    let (_up, addr) = up(dir.path(), &db);
+    let log = dir.path().join("up.log");
+    let root = dir.path().join("host");
+    write_file(&root, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    let status = |version: &str| {
+        format!("Package: openssl\nStatus: install ok installed\nVersion: {version}\nArchitecture: amd64\n\n")
+    };
+    write_file(&root, "var/lib/dpkg/status", status("3.0.11-1~deb12u2"));
+    let agent_log = dir.path().join("agent.log");
+    let _agent = ChildGuard::spawn(
+        "argus agent",
+        Command::new(argus_bin())
+            .args([
+                "agent",
+                "--coordinator",
+                &addr,
+                "--imds",
+                "none",
+                "--check-interval-secs",
+                "1",
+            ])
+            .args([
+                "--resource-id",
+                "i-0a1b2c3d4e5f60718",
+                "--account-id",
+                ACCOUNT,
+                "--region",
+                "eu-west-1",
+                "--root",
+            ])
+            .arg(&root)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&agent_log).unwrap()),
+    );
+    let client = Client::new(&[addr.as_str()]).unwrap();
+    let id = "i-0a1b2c3d4e5f60718";
+    let vulnerable = vec![(
+        "ARGUS-AGENT-3".to_string(),
+        "openssl".to_string(),
+        "3.0.11-1~deb12u2".to_string(),
+    )];
+    eventually(
+        "the finding from the first report",
+        &agent_log,
+        vulnerable.clone(),
+        || findings_of(&client, id, FindingStatus::Active),
+    )
+    .await;
+    // The package is upgraded on the host; the agent notices on its next check.
+    write_file(&root, "var/lib/dpkg/status", status("3.0.13-1~deb12u1"));
+    eventually("the finding to close", &log, vulnerable, || {
+        findings_of(&client, id, FindingStatus::Closed)
+    })
+    .await;
+    assert!(findings_of(&client, id, FindingStatus::Active).await.is_empty());
+    let resource = client
+        .inventory()
+        .get_resource(GetResourceRequest { resource_id: id.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .resource
+        .unwrap();
+    assert_eq!(
+        resource.r#type(),
+        ResourceType::AwsEc2Instance,
+        "an instance id names an EC2 instance"
+    );
+    assert_eq!(resource.region, "eu-west-1");
+    let reports = std::fs::read_to_string(&agent_log)
+        .unwrap()
+        .matches("inventory reported")
+        .count();
+    assert_eq!(
+        reports,
+        2,
+        "one report per distinct inventory within the report interval\n{}",
+        file_tail(&agent_log, 20)
+    );
+}
