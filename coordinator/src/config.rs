@@ -24,6 +24,9 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// AWS discovery of accounts, regions and resources, run by the Raft leader.
     pub discovery: DiscoveryConfig,
+    /// How workers (`argus worker`, and those of `argus up`) reach artifacts in AWS: ECR
+    /// images and Lambda packages, with the workers' own credentials.
+    pub artifact_access: argus_worker::cloud::CloudConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -63,7 +66,8 @@ pub struct DiscoveryConfig {
     pub call_timeout_secs: u64,
     /// What to read: any of `ec2` (instances), `ecr` (images), `lambda` (functions) and
     /// `network` (VPCs, subnets, route tables, internet gateways, network ACLs and security
-    /// groups for the reachability analysis; read only with `ec2`).
+    /// groups for the reachability analysis; read only with `ec2`) and `ssm` (managed-instance
+    /// status and the SSM inventory's packages of managed Linux instances; read only with `ec2`).
     pub services: Vec<String>,
     /// A resource with a tag named here is kept in the inventory as EXCLUDED_BY_TAG and not
     /// scanned, when the tag's value equals the one given or the one given is `*`. ECR images
@@ -89,7 +93,7 @@ impl Default for DiscoveryConfig {
             region_concurrency: 4,
             max_attempts: 5,
             call_timeout_secs: 30,
-            services: vec!["ec2".into(), "ecr".into(), "lambda".into(), "network".into()],
+            services: ["ec2", "ecr", "lambda", "network", "ssm"].map(String::from).to_vec(),
             exclude_tags: Default::default(),
             batch_size: 500,
         }

@@ -112,6 +112,8 @@ impl Embedded {
         }
 
         let (stop_workers, workers_stopped) = watch::channel(false);
+        // One access for all workers: entered accounts and ECR logins are shared.
+        let cloud = argus_worker::cloud::CloudAccess::new(config.artifact_access.clone());
         let handles = (0..workers.workers.max(1))
             .map(|i| {
                 let cfg = RunnerConfig {
@@ -119,6 +121,7 @@ impl Embedded {
                     scan: workers.scan.clone(),
                     simulate: workers.simulate,
                     simulate_packages: workers.simulate_packages,
+                    cloud: cloud.clone(),
                     // Well within ack_wait, or a long scan would be delivered a second time.
                     progress_every: (config.queue.ack_wait / 3).max(Duration::from_millis(50)),
                     ..RunnerConfig::new(format!("embedded-{}", i + 1))

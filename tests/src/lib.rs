@@ -15,6 +15,8 @@ pub mod image;
 pub mod nats;
 pub mod otlp;
 pub mod pipeline;
+pub mod registry;
+pub mod up;
 
 /// `sha256:<hex>` of `data`.
 pub fn sha256(data: &[u8]) -> String {

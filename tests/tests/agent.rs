@@ -2,34 +2,14 @@
 //! matched (package versions taken from `dpkg-query`, the reference), and a running agent
 //! reporting again on its own when the host's packages change.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use argus_coordinator::client::Client;
-use argus_proto::v1::{
-    CoverageReason, FindingFilter, FindingStatus, GetResourceRequest, ListFindingsRequest, ResourceType,
-    StringComparison, StringFilter,
-};
-use argus_tests::{argus_bin, file_tail, free_port, run_ok, wait_for, write_file, ChildGuard};
+use argus_proto::v1::{CoverageReason, FindingStatus, ResourceType};
+use argus_tests::up::{advisory, eventually, findings_of, import_db, resource, Up};
+use argus_tests::{argus_bin, file_tail, run_ok, write_file, ChildGuard};
 
 const ACCOUNT: &str = "123456789012";
-
-/// An OSV advisory for one Debian package, affected from the start up to `fixed`.
-fn advisory(id: &str, ecosystem: &str, package: &str, fixed: &str) -> String {
-    serde_json::json!({
-        "schema_version": "1.6.0",
-        "id": id,
-        "modified": "2026-11-01T00:00:00Z",
-        "summary": format!("test advisory for {package}"),
-        "affected": [{
-            "package": {"ecosystem": ecosystem, "name": package},
-            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]
-        }],
-        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]
-    })
-    .to_string()
-}
 
 /// This machine's Debian ecosystem (`Debian:12`), from its os-release.
 fn debian_ecosystem() -> String {
@@ -56,95 +36,6 @@ fn installed() -> Vec<(String, String)> {
         .collect()
 }
 
-fn import_db(dir: &Path, advisories: &[(&str, String)]) -> std::path::PathBuf {
-    for (id, json) in advisories {
-        write_file(dir, &format!("vulndb/Debian/{id}.json"), json);
-    }
-    let db = dir.join("test.vdb");
-    run_ok(
-        Command::new(argus_bin())
-            .args(["db", "--db"])
-            .arg(&db)
-            .arg("import")
-            .arg(dir.join("vulndb")),
-    );
-    db
-}
-
-/// `argus up` with no targets, serving on a free loopback port.
-fn up(dir: &Path, db: &Path) -> (ChildGuard, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let log = dir.join("up.log");
-    let process = ChildGuard::spawn(
-        "argus up",
-        Command::new(argus_bin())
-            .args(["up", "--listen", &addr, "--db"])
-            .arg(db)
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap()),
-    );
-    wait_for("argus up to serve", Duration::from_secs(60), || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("serving until interrupted")
-    });
-    (process, addr)
-}
-
-/// Open findings on `resource`: `(vulnerability id, package name, installed version)`.
-async fn findings_of(client: &Client, resource: &str, status: FindingStatus) -> Vec<(String, String, String)> {
-    let mut out: Vec<(String, String, String)> = client
-        .findings()
-        .list_findings(ListFindingsRequest {
-            filter: Some(FindingFilter {
-                resource_id: vec![StringFilter {
-                    comparison: StringComparison::Equals as i32,
-                    value: resource.to_string(),
-                }],
-                status: vec![status as i32],
-                ..Default::default()
-            }),
-            page_size: 1000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .findings
-        .into_iter()
-        .map(|f| {
-            let id = f.vulnerability.as_ref().map(|v| v.id.clone()).unwrap_or_default();
-            let p = f.package.unwrap_or_default();
-            (id, p.name, p.version)
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-async fn eventually<T: PartialEq + std::fmt::Debug, F, Fut>(what: &str, log: &Path, want: T, mut get: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let start = Instant::now();
-    loop {
-        let got = get().await;
-        if got == want {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{what}: got {got:?}, want {want:?}\n{}",
-            file_tail(log, 30)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t01_the_agent_reports_this_machines_dpkg_database_and_its_findings_appear() {
     let dir = tempfile::tempdir().unwrap();
@@ -164,8 +55,8 @@ async fn t01_the_agent_reports_this_machines_dpkg_database_and_its_findings_appe
             ("ARGUS-AGENT-2", advisory("ARGUS-AGENT-2", &ecosystem, &miss.0, "0~~")),
         ],
     );
-    let (_up, addr) = up(dir.path(), &db);
-    let log = dir.path().join("up.log");
+    let up = Up::start(dir.path(), &db, None, &[]);
+    let (addr, log) = (up.addr.clone(), up.log.clone());
     let out = run_ok(Command::new(argus_bin()).args([
         "agent",
         "--coordinator",
@@ -193,16 +84,7 @@ async fn t01_the_agent_reports_this_machines_dpkg_database_and_its_findings_appe
         || findings_of(&client, "agent-host", FindingStatus::Active),
     )
     .await;
-    let resource = client
-        .inventory()
-        .get_resource(GetResourceRequest {
-            resource_id: "agent-host".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .resource
-        .unwrap();
+    let resource = resource(&client, "agent-host").await;
     assert_eq!(resource.r#type(), ResourceType::Host);
     assert_eq!(resource.account_id, ACCOUNT);
     assert_eq!(resource.coverage.unwrap().reason(), CoverageReason::Successful);
@@ -235,8 +117,8 @@ async fn t02_a_running_agent_reports_a_changed_package_database_and_the_finding_
             advisory("ARGUS-AGENT-3", "Debian:12", "openssl", "3.0.13-1~deb12u1"),
         )],
     );
-    let (_up, addr) = up(dir.path(), &db);
-    let log = dir.path().join("up.log");
+    let up = Up::start(dir.path(), &db, None, &[]);
+    let (addr, log) = (up.addr.clone(), up.log.clone());
     let root = dir.path().join("host");
     write_file(&root, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
     let status = |version: &str| {
@@ -291,14 +173,7 @@ async fn t02_a_running_agent_reports_a_changed_package_database_and_the_finding_
     })
     .await;
     assert!(findings_of(&client, id, FindingStatus::Active).await.is_empty());
-    let resource = client
-        .inventory()
-        .get_resource(GetResourceRequest { resource_id: id.into() })
-        .await
-        .unwrap()
-        .into_inner()
-        .resource
-        .unwrap();
+    let resource = resource(&client, id).await;
     assert_eq!(
         resource.r#type(),
         ResourceType::AwsEc2Instance,

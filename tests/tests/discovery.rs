@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use argus_coordinator::client::Client;
 use argus_proto::v1::resource::Details;
 use argus_proto::v1::{
-    Account, CoverageReason, CoverageStatus, FindingFilter, FindingStatus, FindingType, GetResourceRequest,
-    IngestScanResultsRequest, ListAccountsRequest, ListFindingsRequest, ListResourcesRequest, Resource, ResourceFilter,
-    ResourceType, ScanResult,
+    Account, CoverageReason, CoverageStatus, FindingFilter, FindingStatus, FindingType, IngestScanResultsRequest,
+    ListAccountsRequest, ListFindingsRequest, ListResourcesRequest, Resource, ResourceFilter, ResourceType, ScanResult,
 };
 use argus_tests::cluster::Cluster;
+use argus_tests::up::{list_findings, resource};
 use argus_tests::{free_port, port_open, run_ok, wait_for, write_file, ChildGuard};
 use serde_json::Value;
 
@@ -148,11 +148,15 @@ fn seed(moto: &Moto, members: usize, denied: usize) -> Seeded {
     }
 }
 
+/// Every discovered service but SSM, which moto does not implement (it answers 500, which the
+/// SDK would retry with backoff in every region); `discovery/ssm.rs` has unit tests instead.
+const MOTO_SERVICES: &str = r#"["ec2", "ecr", "lambda", "network"]"#;
+
 /// One coordinator with discovery every `interval` seconds, as the discovery user.
 async fn coordinator(moto: &Moto, seeded: &Seeded, interval: u64) -> Cluster {
     let regions: Vec<String> = REGIONS.split(',').map(|r| format!("{r:?}")).collect();
     let discovery = format!(
-        "[discovery]\nenabled = true\ninterval_secs = {interval}\nregions = [{}]\nexclude_tags = {{ ArgusExclude = \"true\" }}\naccount_concurrency = 4\nregion_concurrency = 2\n",
+        "[discovery]\nenabled = true\ninterval_secs = {interval}\nregions = [{}]\nexclude_tags = {{ ArgusExclude = \"true\" }}\naccount_concurrency = 4\nregion_concurrency = 2\nservices = {MOTO_SERVICES}\n",
         regions.join(", ")
     );
     Cluster::start_with_env(
@@ -305,8 +309,9 @@ fn assert_inventory_is_the_seeded_one(seeded: &Seeded, got: &BTreeMap<String, Re
         assert_eq!(r.tags, map(&f["tags"]));
         assert_eq!(
             Some(r.artifact_digest.clone()),
-            argus_coordinator::discovery::lambda::code_digest(&s(&f["code_sha256"]))
+            argus_worker::cloud::lambda_digest(&s(&f["code_sha256"]), &strings(&f["layers"]))
         );
+        assert_eq!(r.artifact_locator, format!("lambda:{id}"));
         let Some(Details::LambdaFunction(d)) = &r.details else {
             panic!("{id} has no function details")
         };
@@ -463,16 +468,7 @@ async fn t02_vanished_resources_are_removed_with_their_findings_closed_and_chang
     )
     .await;
     for id in [&gone_id, &image_id] {
-        let r = client
-            .inventory()
-            .get_resource(GetResourceRequest {
-                resource_id: id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .resource
-            .unwrap();
+        let r = resource(&client, id).await;
         let c = r.coverage.unwrap();
         assert_eq!(
             (c.status(), c.reason()),
@@ -496,20 +492,12 @@ async fn t02_vanished_resources_are_removed_with_their_findings_closed_and_chang
 /// The reachability findings of one finding listing, by (instance, vulnerability id), with
 /// their status.
 async fn reachability_findings(client: &Client) -> BTreeMap<(String, String), FindingStatus> {
-    client
-        .findings()
-        .list_findings(ListFindingsRequest {
-            filter: Some(FindingFilter {
-                finding_type: vec![FindingType::NetworkReachability as i32],
-                ..Default::default()
-            }),
-            page_size: 1000,
-            ..Default::default()
-        })
+    let filter = FindingFilter {
+        finding_type: vec![FindingType::NetworkReachability as i32],
+        ..Default::default()
+    };
+    list_findings(client, filter)
         .await
-        .unwrap()
-        .into_inner()
-        .findings
         .into_iter()
         .map(|f| {
             let instance = f.resource.as_ref().map(|r| r.resource_id.clone()).unwrap_or_default();
@@ -607,7 +595,7 @@ async fn bench_discovery_cycle() {
         json,
     };
     let config = format!(
-        "[discovery]\nenabled = true\ninterval_secs = 3600\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]\naccount_concurrency = {}\nregion_concurrency = {}\n",
+        "[discovery]\nenabled = true\ninterval_secs = 3600\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]\naccount_concurrency = {}\nregion_concurrency = {}\nservices = {MOTO_SERVICES}\n",
         std::env::var("ARGUS_BENCH_ACCOUNT_CONCURRENCY").unwrap_or_else(|_| "8".into()),
         std::env::var("ARGUS_BENCH_REGION_CONCURRENCY").unwrap_or_else(|_| "4".into()),
     );
@@ -740,4 +728,125 @@ async fn t03_the_network_snapshot_matches_the_seeded_network() {
         assert_eq!(got.public_ipv4, expected, "{id}");
         assert!(!got.private_ipv4.is_empty() && !got.security_group_ids.is_empty());
     }
+}
+
+/// An Alpine image with a vulnerable musl, and a Lambda package pinning a vulnerable requests.
+fn artifacts(dir: &std::path::Path) -> (std::path::PathBuf, String, std::path::PathBuf) {
+    use argus_tests::image::{file, tar, Codec, Image};
+    let os = "ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";
+    let apk = "C:Q1abc=\nP:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\n";
+    let image = Image::new(vec![(
+        tar(&[file("etc/os-release", os), file("lib/apk/db/installed", apk)]),
+        Codec::Gzip,
+    )]);
+    let layout = dir.join("layout");
+    let digest = image.write_oci_layout(&layout, "1");
+    let zip_path = dir.join("checkout.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("app.py", options).unwrap();
+    std::io::Write::write_all(&mut zip, b"import requests\n").unwrap();
+    zip.start_file("requirements.txt", options).unwrap();
+    std::io::Write::write_all(&mut zip, b"requests==2.19.0\n").unwrap();
+    zip.finish().unwrap();
+    (layout, digest, zip_path)
+}
+
+/// Workers fetch what discovery found with their own credentials, never the job's: an ECR
+/// image through the registry API with the login ECR's GetAuthorizationToken hands out (a real
+/// docker-registry stands in for ECR's registry and accepts exactly that login), a Lambda
+/// package from the URL GetFunction returns. Findings appear on both resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t05_workers_fetch_ecr_images_and_lambda_packages_with_their_own_credentials() {
+    use argus_tests::registry::{htpasswd_auth, push, start_registry};
+    use argus_tests::up::{advisory, eventually, findings_of, import_db, Up};
+
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let region = "us-east-1";
+    let login = moto.script(&["ecr-login", region], &[]);
+    let (user, password) = (s(&login["username"]), s(&login["password"]));
+    let reg_dir = tmp.path().join("registry");
+    let hash = bcrypt::hash(&password, 4).unwrap();
+    let registry = start_registry(&reg_dir, &htpasswd_auth(&reg_dir, &format!("{user}:{hash}")));
+    let (layout, digest, zip) = artifacts(tmp.path());
+    push(
+        &layout,
+        &format!("127.0.0.1:{}/shop/api:1", registry.port),
+        Some(&format!("{user}:{password}")),
+    );
+    let manifest = layout.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    let seeded = moto.script(
+        &[
+            "artifacts",
+            region,
+            manifest.to_str().unwrap(),
+            "application/vnd.oci.image.manifest.v1+json",
+            &digest,
+            zip.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (image_id, function_arn) = (s(&seeded["image"]), s(&seeded["function"]));
+
+    let db = import_db(
+        tmp.path(),
+        &[
+            (
+                "ARGUS-ECR-1",
+                advisory("ARGUS-ECR-1", "Alpine:v3.20", "musl", "1.2.5-r1"),
+            ),
+            (
+                "ARGUS-LAMBDA-1",
+                advisory("ARGUS-LAMBDA-1", "PyPI", "requests", "2.20.0"),
+            ),
+        ],
+    );
+    let config = write_file(
+        tmp.path(),
+        "argus.toml",
+        format!(
+            "[discovery]\nenabled = true\ninterval_secs = 3600\naccounts = [\"{}\"]\nregions = [\"{region}\"]\nservices = {MOTO_SERVICES}\n\n\
+             [artifact_access]\necr_registry_endpoint = \"http://127.0.0.1:{}\"\ndownload_endpoint = \"{}\"\n",
+            s(&seeded["account"]),
+            registry.port,
+            moto.endpoint
+        ),
+    );
+    let up = Up::start(
+        tmp.path(),
+        &db,
+        Some(&config),
+        &[
+            ("AWS_ACCESS_KEY_ID", "worker"),
+            ("AWS_SECRET_ACCESS_KEY", "worker"),
+            ("AWS_ENDPOINT_URL", &moto.endpoint),
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    let client = up.client();
+    let finding = |id: &str, name: &str, version: &str| vec![(id.to_string(), name.to_string(), version.to_string())];
+    eventually(
+        "the ECR image's finding",
+        &up.log,
+        finding("ARGUS-ECR-1", "musl", "1.2.5-r0"),
+        || findings_of(&client, &image_id, FindingStatus::Active),
+    )
+    .await;
+    eventually(
+        "the Lambda function's finding",
+        &up.log,
+        finding("ARGUS-LAMBDA-1", "requests", "2.19.0"),
+        || findings_of(&client, &function_arn, FindingStatus::Active),
+    )
+    .await;
+    for id in [&image_id, &function_arn] {
+        let r = resource(&client, id).await;
+        assert_eq!(reason(&r), CoverageReason::Successful, "{id}");
+        assert!(!r.artifact_locator.is_empty(), "{id}");
+    }
+    let log = std::fs::read_to_string(&up.log).unwrap();
+    assert!(!log.contains(&password), "the ECR login never reaches the log");
 }

@@ -3,61 +3,15 @@
 //! credentials, by tag and by digest.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use argus_proto::Inventory;
 use argus_tests::image::{file, tar, Codec, Image};
-use argus_tests::{free_port, port_open, run_ok, wait_for, write_file, ChildGuard};
+use argus_tests::registry::{htpasswd_auth, push, start_registry};
+use argus_tests::run_ok;
 use argus_worker::artifact::registry::RegistryOptions;
 use argus_worker::artifact::NoProgress;
 use argus_worker::{scan_target, ScanOptions};
-
-struct Registry {
-    _child: ChildGuard,
-    port: u16,
-}
-
-/// Starts `docker-registry` on a free loopback port with its storage in `dir` and `auth` as
-/// the configuration's `auth:` section (empty for anonymous access).
-fn start_registry(dir: &Path, auth: &str) -> Registry {
-    let port = free_port();
-    let config = write_file(
-        dir,
-        "config.yml",
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
-            dir.join("data").display()
-        ),
-    );
-    let child = ChildGuard::spawn(
-        "docker-registry",
-        Command::new("docker-registry")
-            .arg("serve")
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    wait_for("registry to listen", Duration::from_secs(20), || port_open(port));
-    Registry { _child: child, port }
-}
-
-/// The `auth:` section for Basic credentials checked against one htpasswd `line`.
-fn htpasswd_auth(dir: &Path, line: &str) -> String {
-    let p = write_file(dir, "htpasswd", format!("{line}\n"));
-    format!("auth:\n  htpasswd:\n    realm: argus-test\n    path: {}\n", p.display())
-}
-
-fn push(layout: &Path, dest: &str, creds: Option<&str>) {
-    let mut cmd = Command::new("skopeo");
-    cmd.args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"]);
-    if let Some(c) = creds {
-        cmd.args(["--dest-creds", c]);
-    }
-    cmd.arg(format!("oci:{}:1", layout.display()))
-        .arg(format!("docker://{dest}"));
-    run_ok(&mut cmd);
-}
 
 fn image() -> Image {
     let os = "ID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\n";

@@ -19,6 +19,13 @@ pub enum Error {
     Registry { registry: String, message: String },
     #[error("cannot tell what kind of artifact {0} is; pass --kind")]
     UnknownKind(String),
+    #[error("{operation}: {message}")]
+    Cloud {
+        operation: String,
+        /// The credentials were refused (the account's role, the repository's policy).
+        denied: bool,
+        message: String,
+    },
     #[error("unsupported: {0}")]
     Unsupported(String),
 }

@@ -6,6 +6,7 @@
 //! parser per package database or lockfile) → [`argus_proto::Inventory`].
 
 pub mod artifact;
+pub mod cloud;
 pub mod error;
 pub mod extract;
 pub mod fileset;
@@ -20,6 +21,7 @@ pub mod runner;
 pub mod sbom;
 pub mod scan;
 pub mod score;
+pub mod ssm;
 pub mod synthetic;
 pub mod telemetry;
 #[cfg(test)]

@@ -14,7 +14,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn, Instrument};
 
+use crate::artifact::reference::Reference;
 use crate::artifact::NoProgress;
+use crate::cloud::{CloudAccess, CloudConfig, LambdaCode};
 use crate::queue::{self, Delivery, Queue};
 use crate::telemetry::{self, worker_metrics};
 use crate::vulndb::{DbSlot, VulnDb};
@@ -52,6 +54,8 @@ pub struct RunnerConfig {
     /// Fault injection for tests: wait this long before each real scan (heartbeats continue),
     /// so that a worker can be killed mid-scan.
     pub scan_delay: Option<Duration>,
+    /// Access to artifacts in AWS (ECR images, Lambda packages) with the worker's credentials.
+    pub cloud: CloudAccess,
 }
 
 impl RunnerConfig {
@@ -66,6 +70,7 @@ impl RunnerConfig {
             simulate_packages: synthetic::DEFAULT_PACKAGES,
             retry_delay: Duration::from_secs(5),
             scan_delay: None,
+            cloud: CloudAccess::new(CloudConfig::default()),
         }
     }
 }
@@ -322,7 +327,7 @@ async fn handle(ctx: &Ctx, delivery: &Delivery, span: &tracing::Span) -> Outcome
             if let Some(delay) = ctx.cfg.scan_delay {
                 tokio::time::sleep(delay).await;
             }
-            scan(&ctx.cfg.scan, job.locator.clone(), db).await
+            scan(&ctx.cfg.scan, &ctx.cfg.cloud, &job, db).await
         }
         (_, JobKind::Rematch) => rematch(job.inventory.clone(), db).await,
         (_, other) => Scanned::failed(
@@ -410,6 +415,7 @@ pub fn parse_locator(locator: &str) -> (TargetKind, &str) {
 pub fn outcome_of(err: &Error) -> ScanOutcome {
     match err {
         Error::Unsupported(_) | Error::UnknownKind(_) => ScanOutcome::Unsupported,
+        Error::Cloud { denied: true, .. } => ScanOutcome::AccessDenied,
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => ScanOutcome::AccessDenied,
         Error::Registry { message, .. }
             if message.contains("access denied")
@@ -435,11 +441,29 @@ fn matched(db: &VulnDb, inv: &Inventory) -> Scanned {
     }
 }
 
-async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
+async fn scan(opts: &ScanOptions, cloud: &CloudAccess, job: &ScanJob, db: Arc<VulnDb>) -> Scanned {
+    let locator = job.locator.clone();
     if locator.is_empty() {
         return Scanned::failed(ScanOutcome::Failed, "the job names no artifact locator");
     }
+    if let Some(arn) = locator.strip_prefix("lambda:") {
+        return lambda(opts, cloud, arn, &job.artifact_digest, db).await;
+    }
+    scan_locator(opts, cloud, locator, db).await
+}
+
+async fn scan_locator(opts: &ScanOptions, cloud: &CloudAccess, locator: String, db: Arc<VulnDb>) -> Scanned {
     let mut opts = opts.clone();
+    let (kind, target) = parse_locator(&locator);
+    if kind == TargetKind::Registry {
+        // An ECR registry is entered with a login from its account; others as configured.
+        if let Ok(reference) = Reference::parse(target) {
+            match cloud.registry_options(&reference.registry, &opts.registry).await {
+                Ok(o) => opts.registry = o,
+                Err(e) => return Scanned::failed(outcome_of(&e), e.to_string()),
+            }
+        }
+    }
     let span = tracing::Span::current();
     let work = tokio::task::spawn_blocking(move || {
         let _job = span.enter();
@@ -454,6 +478,54 @@ async fn scan(opts: &ScanOptions, locator: String, db: Arc<VulnDb>) -> Scanned {
             }
         }
         match scan_target(target, &opts, &NoProgress) {
+            Ok(inv) => matched(&db, &inv),
+            Err(e) => Scanned::failed(outcome_of(&e), e.to_string()),
+        }
+    });
+    work.await
+        .unwrap_or_else(|e| Scanned::failed(ScanOutcome::Failed, format!("the scan crashed: {e}")))
+}
+
+/// A Lambda function as it is now: its package and layers downloaded and read together, or
+/// its container image pulled. Refused when the function no longer runs the job's artifact,
+/// so that findings never land on an artifact other than the one read.
+async fn lambda(opts: &ScanOptions, cloud: &CloudAccess, arn: &str, digest: &str, db: Arc<VulnDb>) -> Scanned {
+    let package = match cloud.lambda_package(arn).await {
+        Ok(p) => p,
+        Err(e) => return Scanned::failed(outcome_of(&e), e.to_string()),
+    };
+    if !digest.is_empty() && package.digest.as_deref() != Some(digest) {
+        return Scanned::failed(
+            ScanOutcome::Failed,
+            format!(
+                "{arn} runs {} now, not this job's artifact {digest}; the next discovery cycle schedules the new one",
+                package.digest.as_deref().unwrap_or("a package without a CodeSha256")
+            ),
+        );
+    }
+    let (url, code_sha256) = match package.code {
+        LambdaCode::Image { reference } => {
+            return scan_locator(opts, cloud, format!("registry:{reference}"), db).await;
+        }
+        LambdaCode::Zip { url, code_sha256 } => (url, code_sha256),
+    };
+    let (opts, cloud, arn, layers) = (opts.clone(), cloud.clone(), arn.to_string(), package.layers);
+    let span = tracing::Span::current();
+    let work = tokio::task::spawn_blocking(move || {
+        let _job = span.enter();
+        let read = || -> crate::Result<Inventory> {
+            let dir = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let code = dir.path().join("function.zip");
+            cloud.download(&url, &code, &code_sha256)?;
+            let mut zips = Vec::with_capacity(layers.len());
+            for (i, layer) in layers.iter().enumerate() {
+                let path = dir.path().join(format!("layer-{i}.zip"));
+                cloud.download(&layer.url, &path, &layer.code_sha256)?;
+                zips.push((layer.arn.clone(), path));
+            }
+            crate::scan::scan_lambda(&format!("lambda:{arn}"), &code, &zips, &opts)
+        };
+        match read() {
             Ok(inv) => matched(&db, &inv),
             Err(e) => Scanned::failed(outcome_of(&e), e.to_string()),
         }

@@ -159,6 +159,31 @@ pub fn scan_target(target: &str, opts: &ScanOptions, progress: &dyn Progress) ->
     Ok(inv)
 }
 
+/// Inventories a Lambda function from its downloaded package (unpacked by the runtime in
+/// `/var/task`) and layers (`(ARN, zip)` in order, unpacked in `/opt`). Packages a layer brings
+/// name its ARN as their layer.
+pub fn scan_lambda(
+    target: &str,
+    code: &Path,
+    layers: &[(String, std::path::PathBuf)],
+    opts: &ScanOptions,
+) -> Result<Inventory> {
+    let extractors = extract::all();
+    let mut files = FileSet::new(target, &extractors, opts.limits.clone());
+    let fetch = tracing::info_span!("scan.fetch", artifact.kind = "lambda").entered();
+    files.begin_layer("")?;
+    zip::read_under(code, "var/task/", &mut files, &crate::artifact::NoProgress)?;
+    for (arn, path) in layers {
+        files.begin_layer(arn.clone())?;
+        zip::read_under(path, "opt/", &mut files, &crate::artifact::NoProgress)?;
+    }
+    drop(fetch);
+    let _extract = tracing::info_span!("scan.extract").entered();
+    let mut inv = inventory_of(target, files.into_parts(), &extractors, &opts.limits);
+    inv.normalize();
+    Ok(inv)
+}
+
 fn file_sha256(path: &Path) -> Result<String> {
     use sha2::Digest;
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

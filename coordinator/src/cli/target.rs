@@ -85,6 +85,7 @@ impl TargetArgs {
                 password: self.password.clone(),
                 bearer_token: self.token.clone(),
                 timeout: Some(Duration::from_secs(self.timeout)),
+                endpoint: None,
             },
         }
     }

@@ -137,12 +137,14 @@ pub fn run(args: WorkerArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 password: args.registry_password.clone(),
                 bearer_token: args.registry_token.clone(),
                 timeout: Some(Duration::from_secs(args.registry_timeout)),
+                endpoint: None,
             },
         },
         simulate: args.simulate_scan_ms.map(Duration::from_millis),
         simulate_packages: args.simulate_packages,
         scan_delay: args.scan_delay_ms.map(Duration::from_millis),
         retry_delay: Duration::from_secs(5),
+        cloud: argus_worker::cloud::CloudAccess::new(config.artifact_access.clone()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let stats = runtime.block_on(async {

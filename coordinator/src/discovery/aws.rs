@@ -9,7 +9,6 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sts::config::{Credentials, SharedCredentialsProvider};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -158,19 +157,7 @@ impl Aws {
             code: String::new(),
             message: format!("no credentials returned for {role_arn}"),
         })?;
-        let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
-        let credentials = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_string()),
-            expiry,
-            "argus-assume-role",
-        );
-        let config = self
-            .base
-            .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .build();
+        let (config, _expiry) = argus_worker::cloud::assumed_config(&self.base, c, "argus-assume-role");
         Ok(AccountAccess {
             account_id: account_id.to_string(),
             config,
@@ -213,6 +200,14 @@ impl Aws {
             .interceptor(self.interceptor.clone())
             .build();
         aws_sdk_lambda::Client::from_conf(c)
+    }
+
+    pub fn ssm(&self, access: &AccountAccess, region: &str) -> aws_sdk_ssm::Client {
+        let c = aws_sdk_ssm::config::Builder::from(&access.config)
+            .region(Region::new(region.to_string()))
+            .interceptor(self.interceptor.clone())
+            .build();
+        aws_sdk_ssm::Client::from_conf(c)
     }
 
     /// The regions to read in one account, sorted: the configured ones, else those EC2 says are

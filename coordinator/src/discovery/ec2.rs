@@ -101,6 +101,8 @@ fn resource(i: &Instance, account_id: &str, region: &str) -> Option<Resource> {
             launched_at: i.launch_time().map(timestamp),
             ip_v6_addresses: ip_v6,
             instance_type: i.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            // Filled in from SSM (`ssm::annotate`) when it is read.
+            ssm: None,
         })),
         coverage: stopped.then(|| Coverage {
             status: CoverageStatus::CoverageInactive as i32,

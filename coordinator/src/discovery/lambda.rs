@@ -42,34 +42,30 @@ fn resource(
     account_id: &str,
     region: &str,
 ) -> Resource {
+    let layers: Vec<String> = f.layers().iter().filter_map(|l| l.arn().map(str::to_string)).collect();
     Resource {
         r#type: ResourceType::AwsLambdaFunction as i32,
         resource_id: arn.to_string(),
         account_id: account_id.to_string(),
         region: region.to_string(),
         tags,
-        artifact_digest: f.code_sha256().and_then(code_digest).unwrap_or_default(),
-        // Workers cannot fetch Lambda code yet (GetFunction's URL): the artifact is tracked and
-        // waits, PENDING_INITIAL_SCAN, until a locator kind for it exists.
-        artifact_locator: String::new(),
+        artifact_digest: f
+            .code_sha256()
+            .and_then(|sha| argus_worker::cloud::lambda_digest(sha, &layers))
+            .unwrap_or_default(),
+        // Workers fetch the package through GetFunction with their own credentials.
+        artifact_locator: format!("lambda:{arn}"),
         details: Some(Details::LambdaFunction(LambdaFunctionDetails {
             function_name: f.function_name().unwrap_or_default().to_string(),
             runtime: f.runtime().map(|r| r.as_str().to_string()).unwrap_or_default(),
             package_type: f.package_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
             architectures: f.architectures().iter().map(|a| a.as_str().to_string()).collect(),
             execution_role: f.role().unwrap_or_default().to_string(),
-            layers: f.layers().iter().filter_map(|l| l.arn().map(str::to_string)).collect(),
+            layers,
             last_modified_at: f.last_modified().and_then(last_modified),
         })),
         ..Default::default()
     }
-}
-
-/// Lambda's CodeSha256 is the base64 of the package's SHA-256; Argus names artifacts
-/// `sha256:<hex>`.
-pub fn code_digest(code_sha256: &str) -> Option<String> {
-    let bytes = aws_smithy_types::base64::decode(code_sha256).ok()?;
-    (bytes.len() == 32).then(|| format!("sha256:{}", hex::encode(bytes)))
 }
 
 /// `2024-05-01T12:00:00.000+0000`, Lambda's format for LastModified; RFC 3339 (`...Z`, as moto
@@ -87,17 +83,6 @@ fn last_modified(s: &str) -> Option<prost_types::Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn code_sha256_becomes_a_sha256_digest_and_garbage_becomes_none() {
-        // sha256("") in base64 and in hex.
-        assert_eq!(
-            code_digest("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").as_deref(),
-            Some("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        );
-        assert_eq!(code_digest("not base64!"), None);
-        assert_eq!(code_digest("AAAA"), None);
-    }
 
     #[test]
     fn last_modified_reads_lambdas_format() {

@@ -16,6 +16,7 @@ pub mod ecr;
 pub mod lambda;
 pub mod network;
 pub mod organization;
+pub mod ssm;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use argus_proto::internal::v1::command_result::Kind as Res;
 use argus_proto::internal::v1::Command;
 use argus_proto::v1::{
     Account, Coverage, CoverageReason, CoverageStatus, PutAccountsRequest, PutResourcesRequest, RemoveResourcesRequest,
-    Resource, ResourceType,
+    ReportHostInventoryRequest, Resource, ResourceType,
 };
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -73,6 +74,8 @@ pub struct CycleReport {
     pub updated: usize,
     pub removed: usize,
     pub unchanged: usize,
+    /// Instances whose SSM inventory was proposed as their host inventory.
+    pub ssm_inventories: usize,
     /// API call attempts by service and operation during the cycle.
     pub calls: BTreeMap<(String, String), u64>,
     pub took: Duration,
@@ -143,6 +146,7 @@ pub async fn run(node: Arc<Node>, config: DiscoveryConfig, mut stopped: watch::R
                     updated = report.updated,
                     removed = report.removed,
                     unchanged = report.unchanged,
+                    ssm_inventories = report.ssm_inventories,
                     api_calls = report.api_calls(),
                     calls = %calls_summary(&report.calls),
                     took_ms = report.took.as_millis() as u64,
@@ -207,6 +211,7 @@ pub async fn cycle(node: &Node, aws: &Aws, config: &DiscoveryConfig) -> Result<C
         report.updated += o.changes.updated;
         report.removed += o.changes.removed;
         report.unchanged += o.changes.unchanged;
+        report.ssm_inventories += o.ssm_inventories;
     }
     for ((service, operation), n) in aws.counter.snapshot() {
         let before = calls_before
@@ -251,6 +256,7 @@ struct AccountOutcome {
     reason: CoverageReason,
     regions: usize,
     changes: ChangeCounts,
+    ssm_inventories: usize,
 }
 
 /// Discovers one account and proposes its changes. `Err` only when Raft refuses a write (e.g.
@@ -287,6 +293,7 @@ async fn discover_account(
                 reason,
                 regions: 0,
                 changes: ChangeCounts::default(),
+                ssm_inventories: 0,
             });
         }
     };
@@ -302,8 +309,10 @@ async fn discover_account(
     let mut scopes = Vec::new();
     let mut failures = Vec::new();
     let mut networks = Vec::new();
+    let mut host_reports = Vec::new();
     for (scope, result) in read.into_iter().flat_map(|r| {
         networks.extend(r.network);
+        host_reports.extend(r.host_reports);
         r.scopes
     }) {
         match result {
@@ -322,6 +331,14 @@ async fn discover_account(
     for (snapshot, observed_at) in &networks {
         for command in crate::reachability::commands(snapshot, *observed_at) {
             write(node, command.kind.expect("reachability commands carry a kind")).await?;
+        }
+    }
+    // Also after the resources: a report names an instance the state machine must know.
+    let mut ssm_inventories = 0;
+    for report in host_reports {
+        if ssm::needed(node.state.get_resource(&report.resource_id)?.as_ref(), &report) {
+            write(node, Cmd::ReportHostInventory(report)).await?;
+            ssm_inventories += 1;
         }
     }
     // Failures are named in a stable order so that the account record changes only when they do.
@@ -351,6 +368,7 @@ async fn discover_account(
         reason,
         regions: regions.len(),
         changes: counts,
+        ssm_inventories,
     })
 }
 
@@ -359,6 +377,8 @@ async fn discover_account(
 struct RegionRead {
     scopes: Vec<(Scope, Result<Vec<Resource>>)>,
     network: Option<(NetworkSnapshot, prost_types::Timestamp)>,
+    /// Host inventories from SSM for the region's managed instances.
+    host_reports: Vec<ReportHostInventoryRequest>,
 }
 
 /// Reads one region.
@@ -366,6 +386,7 @@ async fn discover_region(aws: &Aws, access: &AccountAccess, config: &DiscoveryCo
     let account = &access.account_id;
     let mut out = Vec::new();
     let mut network = None;
+    let mut host_reports = Vec::new();
     let wants = |s: &str| config.services.iter().any(|x| x.eq_ignore_ascii_case(s));
     let scope = |t: ResourceType| Scope {
         region: region.clone(),
@@ -374,7 +395,18 @@ async fn discover_region(aws: &Aws, access: &AccountAccess, config: &DiscoveryCo
     if wants("ec2") {
         let client = aws.ec2(access, region);
         let r = match ec2::instances(&client, account, region).await {
-            Ok((resources, networks)) => {
+            Ok((mut resources, networks)) => {
+                if wants("ssm") {
+                    // SSM is optional context: when it cannot be read, the instances are put
+                    // without their SSM status and keep the inventories they have.
+                    match ssm::read(&aws.ssm(access, region)).await {
+                        Ok(read) => {
+                            ssm::annotate(&mut resources, &read);
+                            host_reports = ssm::reports(&read, &resources);
+                        }
+                        Err(e) => warn!(account_id = %account, region = %region, error = %e, "ssm read failed"),
+                    }
+                }
                 if wants("network") {
                     // The network is read for the reachability analysis; a failure there leaves
                     // the instances as read and the stored analysis as it was. The time is taken
@@ -406,7 +438,11 @@ async fn discover_region(aws: &Aws, access: &AccountAccess, config: &DiscoveryCo
             }
         }
     }
-    RegionRead { scopes: out, network }
+    RegionRead {
+        scopes: out,
+        network,
+        host_reports,
+    }
 }
 
 /// Marks a resource EXCLUDED_BY_TAG when one of its tags is configured as an exclusion.

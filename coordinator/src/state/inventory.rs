@@ -1,10 +1,10 @@
 //! Accounts and resources: batched upserts and removals.
 
 use argus_proto::v1::{
-    Account, AgentReport, Coverage, CoverageReason, CoverageStatus, PutAccountsRequest, PutAccountsResponse,
-    PutResourcesRequest, PutResourcesResponse, RemoveAccountsRequest, RemoveAccountsResponse, RemoveResourcesRequest,
-    RemoveResourcesResponse, ReportHostInventoryRequest, ReportHostInventoryResponse, Resource, ResourceType,
-    ScanResult,
+    Account, AgentReport, Coverage, CoverageReason, CoverageStatus, InventorySource, PutAccountsRequest,
+    PutAccountsResponse, PutResourcesRequest, PutResourcesResponse, RemoveAccountsRequest, RemoveAccountsResponse,
+    RemoveResourcesRequest, RemoveResourcesResponse, ReportHostInventoryRequest, ReportHostInventoryResponse, Resource,
+    ResourceType, ScanResult,
 };
 
 use super::apply::Ctx;
@@ -263,6 +263,23 @@ pub(super) fn report_host_inventory(
 ) -> Result<Option<ReportHostInventoryResponse>> {
     debug_assert!(!req.artifact_digest.is_empty(), "the API edge sets the digest");
     let old: Option<Resource> = ctx.txn.get_record(keys::RESOURCES, req.resource_id.as_bytes())?;
+    let source = match InventorySource::try_from(req.source) {
+        Ok(InventorySource::Ssm) => InventorySource::Ssm,
+        _ => InventorySource::Agent,
+    };
+    if source == InventorySource::Ssm {
+        // The agent reads the host itself, more often and with source packages: SSM's view
+        // never replaces it. Its report stands until the agent reports again.
+        if let Some(agent) = old.as_ref().and_then(|o| o.agent.as_ref()) {
+            if agent.source() != InventorySource::Ssm {
+                return Ok(Some(ReportHostInventoryResponse {
+                    artifact_digest: old.as_ref().map(|o| o.artifact_digest.clone()).unwrap_or_default(),
+                    changed: false,
+                    packages: agent.packages,
+                }));
+            }
+        }
+    }
     let packages = reevaluation::package_count(&req.inventory);
     let report = AgentReport {
         agent_version: req.agent_version.clone(),
@@ -270,6 +287,7 @@ pub(super) fn report_host_inventory(
         collected_at: req.collected_at,
         reported_at: Some(ctx.now),
         packages,
+        source: source as i32,
     };
     let input = match &old {
         Some(o) => Resource {

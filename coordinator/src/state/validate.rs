@@ -10,10 +10,10 @@ use argus_proto::internal::v1::{
 };
 use argus_proto::v1::{
     AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
-    FindingStatus, FindingType, FixAvailable, IpVersion, MapFilter, NetworkComponentType, NetworkProtocol,
-    NetworkReachabilityDetails, NumberFilter, ObservedVulnerability, PortRangeFilter, ReportHostInventoryRequest,
-    ResourceFilter, ResourceType, ScanOutcome, ScanResult, Severity, SortOrder, StringComparison, StringFilter,
-    SuppressionRule,
+    FindingStatus, FindingType, FixAvailable, InventorySource, IpVersion, MapFilter, NetworkComponentType,
+    NetworkProtocol, NetworkReachabilityDetails, NumberFilter, ObservedVulnerability, PortRangeFilter,
+    ReportHostInventoryRequest, ResourceFilter, ResourceType, ScanOutcome, ScanResult, Severity, SortOrder,
+    StringComparison, StringFilter, SuppressionRule,
 };
 use prost_types::Timestamp;
 
@@ -190,6 +190,7 @@ fn host_inventory(req: &ReportHostInventoryRequest) -> Check {
     ) {
         return fail("resource_type", "an agent reports AWS_EC2_INSTANCE or HOST");
     }
+    known::<InventorySource>("source", req.source)?;
     printable("region", &req.region, MAX_ACCOUNT_ID_BYTES)?;
     tags("tags", &req.tags)?;
     printable("hostname", &req.hostname, MAX_ACCOUNT_ID_BYTES)?;

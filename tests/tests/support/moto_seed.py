@@ -3,6 +3,8 @@
     moto_seed.py ENDPOINT seed ACCOUNTS REGIONS DENIED   -> JSON of the estate, as boto3 reads it back
     moto_seed.py ENDPOINT terminate|stop ACCOUNT REGION INSTANCE_ID
     moto_seed.py ENDPOINT delete-image ACCOUNT REGION REPOSITORY DIGEST
+    moto_seed.py ENDPOINT ecr-login REGION          -> {"username", "password"} ECR hands out
+    moto_seed.py ENDPOINT artifacts REGION MANIFEST MEDIA_TYPE DIGEST ZIP -> {"image", "function"}
 
 `seed` builds an organization (management account 123456789012, ACCOUNTS members, one in an
 OU, tagged), then in every member and region: a running instance, a stopped one and one tagged
@@ -12,6 +14,7 @@ last DENIED members. Then moto's IAM enforcement is switched on, so from here on
 (discovery's and this script's) is authenticated and authorized like AWS would.
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -320,8 +323,56 @@ def describe(endpoint, members, denied_ids, regions, key):
     return out
 
 
+def ecr_login(endpoint, region):
+    token = client("ecr", endpoint, region).get_authorization_token()["authorizationData"][0]
+    username, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
+    return {"username": username, "password": password}
+
+
+def artifacts(endpoint, region, manifest_path, media_type, digest, zip_path):
+    """In the management account, without an organization or IAM enforcement: an ECR image
+    whose manifest is the one pushed to the test's registry, and a Lambda function whose package
+    lies in S3 where moto's GetFunction URL points. Real AWS presigns that URL; moto's carries no
+    signature, so the object is public-read."""
+    ecr = client("ecr", endpoint, region)
+    repo = ecr.create_repository(repositoryName="shop/api")["repository"]
+    with open(manifest_path) as f:
+        manifest = f.read()
+    ecr.put_image(
+        repositoryName="shop/api", imageManifest=manifest, imageManifestMediaType=media_type,
+        imageTag="1", imageDigest=digest,
+    )
+    bucket = f"awslambda-{region}-tasks"
+    s3 = client("s3", endpoint, region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    with open(zip_path, "rb") as f:
+        s3.put_object(Bucket=bucket, Key="checkout.zip", Body=f.read(), ACL="public-read")
+    role = client("iam", endpoint, region).create_role(
+        RoleName="checkout", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    function = client("lambda", endpoint, region).create_function(
+        FunctionName="checkout", Runtime="python3.12", Role=role, Handler="app.handler",
+        Code={"S3Bucket": bucket, "S3Key": "checkout.zip"},
+    )
+    return {
+        "image": f"arn:aws:ecr:{region}:{MANAGEMENT}:repository/shop/api/{digest}",
+        "image_uri": repo["repositoryUri"],
+        "function": function["FunctionArn"],
+        "account": MANAGEMENT,
+    }
+
+
 def main():
     endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if command == "ecr-login":
+        print(json.dumps(ecr_login(endpoint, args[0])))
+        return
+    if command == "artifacts":
+        print(json.dumps(artifacts(endpoint, *args)))
+        return
     if command == "seed":
         print(json.dumps(seed(endpoint, int(args[0]), args[1].split(","), int(args[2]))))
         return

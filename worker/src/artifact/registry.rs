@@ -30,6 +30,9 @@ pub struct RegistryOptions {
     pub bearer_token: Option<String>,
     /// Per-request connect and read timeout.
     pub timeout: Option<Duration>,
+    /// Connect here (`http://127.0.0.1:5000`) instead of the reference's registry host: a
+    /// mirror, or an emulator standing in for ECR. The repository path stays the reference's.
+    pub endpoint: Option<String>,
 }
 
 struct Client {
@@ -53,7 +56,10 @@ impl Client {
         let scheme = if opts.plain_http { "http" } else { "https" };
         Self {
             agent,
-            base: format!("{scheme}://{}", reference.api_host()),
+            base: match &opts.endpoint {
+                Some(e) => e.trim_end_matches('/').to_string(),
+                None => format!("{scheme}://{}", reference.api_host()),
+            },
             repo: reference.repository.clone(),
             auth: opts.bearer_token.as_ref().map(|t| format!("Bearer {t}")),
             opts: opts.clone(),

@@ -11,6 +11,12 @@ use crate::{Error, Result};
 /// Offers every entry of the zip at `path`. Sizes are checked against the limits before a byte
 /// is inflated, and again while inflating, because headers can lie.
 pub fn read(path: &Path, files: &mut FileSet<'_>, progress: &dyn Progress) -> Result<()> {
+    read_under(path, "", files, progress)
+}
+
+/// [`read`], every entry offered under `prefix` (`opt/` for a Lambda layer, which the runtime
+/// unpacks there).
+pub fn read_under(path: &Path, prefix: &str, files: &mut FileSet<'_>, progress: &dyn Progress) -> Result<()> {
     let artifact = files.artifact().to_string();
     let limits = files.limits().clone();
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
@@ -31,7 +37,7 @@ pub fn read(path: &Path, files: &mut FileSet<'_>, progress: &dyn Progress) -> Re
                 continue;
             }
         };
-        let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let name = format!("{prefix}{}", String::from_utf8_lossy(entry.name_raw()));
         progress.advance(entry.compressed_size());
         if entry.is_dir() {
             files.offer(&name, EntryKind::Dir, 0, None, &mut std::io::empty())?;

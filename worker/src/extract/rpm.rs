@@ -175,15 +175,37 @@ fn package_of(blob: &[u8], ctx: &super::os_release::OsContext, path: &str) -> Re
         Some(r) => format!("{version}-{r}"),
         None => version.clone(),
     };
-    let full_version = match epoch {
-        Some(e) if e > 0 => format!("{e}:{version_release}"),
-        _ => version_release.clone(),
-    };
     let (source_name, source_version) = match source_rpm.as_deref().and_then(split_source_rpm) {
         Some((sn, sv)) if sn != name || sv != version_release => (Some(sn.to_string()), Some(sv.to_string())),
         _ => (None, None),
     };
-    let epoch_text = epoch.filter(|e| *e > 0).map(|e| e.to_string()).unwrap_or_default();
+    let mut p = package(ctx, name, version, release, epoch, arch, path);
+    p.source_name = source_name;
+    p.source_version = source_version;
+    Ok(Some(p))
+}
+
+/// An RPM package named as the database names it: `[epoch:]version-release`, and the purl
+/// with the version-release and a positive epoch as a qualifier; `epoch` is kept as recorded.
+pub(crate) fn package(
+    ctx: &super::os_release::OsContext,
+    name: String,
+    version: String,
+    release: Option<String>,
+    epoch: Option<u32>,
+    arch: Option<String>,
+    path: &str,
+) -> Package {
+    let version_release = match &release {
+        Some(r) => format!("{version}-{r}"),
+        None => version,
+    };
+    let shown = epoch.filter(|e| *e > 0);
+    let full_version = match shown {
+        Some(e) => format!("{e}:{version_release}"),
+        None => version_release.clone(),
+    };
+    let epoch_text = shown.map(|e| e.to_string()).unwrap_or_default();
     let purl = crate::purl::purl(
         "rpm",
         Some(&ctx.namespace),
@@ -195,7 +217,7 @@ fn package_of(blob: &[u8], ctx: &super::os_release::OsContext, path: &str) -> Re
             ("distro", &ctx.distro_qualifier),
         ],
     );
-    Ok(Some(Package {
+    Package {
         name,
         version: full_version,
         ecosystem: ctx.ecosystem.clone(),
@@ -203,12 +225,12 @@ fn package_of(blob: &[u8], ctx: &super::os_release::OsContext, path: &str) -> Re
         purl,
         file_path: path.to_string(),
         layer_digest: None,
-        source_name,
-        source_version,
+        source_name: None,
+        source_version: None,
         epoch,
         release,
         arch,
-    }))
+    }
 }
 
 /// `openssl-3.0.7-24.el9.src.rpm` → (`openssl`, `3.0.7-24.el9`).

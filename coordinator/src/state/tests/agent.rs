@@ -4,7 +4,8 @@
 
 use argus_proto::internal::v1::JobKind;
 use argus_proto::v1::{
-    AgentReport, CoverageReason, CoverageStatus, FindingStatus, ReportHostInventoryRequest, ReportHostInventoryResponse,
+    AgentReport, CoverageReason, CoverageStatus, FindingStatus, InventorySource, ReportHostInventoryRequest,
+    ReportHostInventoryResponse,
 };
 use argus_proto::{Ecosystem, Inventory, Package, PackageManager};
 
@@ -78,6 +79,7 @@ fn an_instance_without_an_agent_is_unmanaged_and_its_report_makes_it_pending_wit
             collected_at: None,
             reported_at: Some(ts(20)),
             packages: 1,
+            source: InventorySource::Agent as i32,
         })
     );
     assert_eq!(
@@ -196,4 +198,54 @@ fn a_put_may_not_set_the_agent_report() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("resources[0].agent"), "{err}");
+}
+
+fn from_ssm(cmd: Cmd) -> Cmd {
+    match cmd {
+        Cmd::ReportHostInventory(r) => Cmd::ReportHostInventory(ReportHostInventoryRequest {
+            source: InventorySource::Ssm as i32,
+            ..r
+        }),
+        other => other,
+    }
+}
+
+#[test]
+fn an_ssm_inventory_covers_an_instance_until_its_agent_reports_and_never_replaces_the_agent() {
+    let f = open();
+    f.run(10, put(vec![instance("i-1", ACC, "")]));
+    let (ssm_digest, _) = host("3.0.11-1~deb12u1");
+    let r = reported(f.run(20, from_ssm(report("i-1", ACC, "3.0.11-1~deb12u1"))));
+    assert!(r.changed);
+    let stored = f.resource("i-1");
+    assert_eq!(stored.artifact_digest, ssm_digest);
+    assert_eq!(stored.agent.as_ref().unwrap().source(), InventorySource::Ssm);
+    assert_ne!(reason(&f, "i-1").1, CoverageReason::UnmanagedEc2Instance);
+
+    // A newer SSM inventory replaces SSM's.
+    let (newer, _) = host("3.0.11-1~deb12u2");
+    f.run(30, from_ssm(report("i-1", ACC, "3.0.11-1~deb12u2")));
+    assert_eq!(f.resource("i-1").artifact_digest, newer);
+
+    // The agent takes over ...
+    let (agent_digest, _) = host("3.0.13-1~deb12u1");
+    f.run(40, report("i-1", ACC, "3.0.13-1~deb12u1"));
+    assert_eq!(f.resource("i-1").agent.unwrap().source(), InventorySource::Agent);
+
+    // ... and SSM's later view changes nothing at all.
+    let before = f.dump();
+    let r = reported(f.run(50, from_ssm(report("i-1", ACC, "3.0.11-1~deb12u1"))));
+    assert!(!r.changed);
+    assert_eq!(r.artifact_digest, agent_digest);
+    assert_eq!(f.dump(), before);
+}
+
+#[test]
+fn an_unknown_inventory_source_is_refused() {
+    let mut cmd = report("i-1", ACC, "1");
+    if let Cmd::ReportHostInventory(r) = &mut cmd {
+        r.source = 99;
+    }
+    let err = State::validate(&Command { kind: Some(cmd) }).unwrap_err();
+    assert!(err.to_string().contains("source"), "{err}");
 }
