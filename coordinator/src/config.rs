@@ -230,8 +230,12 @@ pub struct CoordinatorConfig {
     pub change_log_retention_secs: u64,
     /// Changes kept regardless of age.
     pub change_log_keep_last: u64,
-    /// How often the leader trims the change log.
+    /// How often the leader trims the change log (and looks for stale host inventories).
     pub change_log_compact_interval_secs: u64,
+    /// A host covered by inventory reports (`argus agent`, or SSM through discovery) with no
+    /// report for this long becomes INACTIVE / STALE_INVENTORY until it reports again.
+    /// 0: never.
+    pub inventory_stale_after_secs: u64,
     /// How long a write waits for a leader before it fails as UNAVAILABLE.
     pub write_timeout_ms: u64,
 }
@@ -256,6 +260,9 @@ impl Default for CoordinatorConfig {
             change_log_retention_secs: 7 * 24 * 3600,
             change_log_keep_last: 100_000,
             change_log_compact_interval_secs: 60,
+            // The agent reports at least hourly and SSM collects every 30 minutes by default:
+            // a day of silence is a host that is gone or broken, not a slow one.
+            inventory_stale_after_secs: 24 * 3600,
             write_timeout_ms: 15_000,
         }
     }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use argus_proto::internal::v1::raft_service_client::RaftServiceClient;
-use argus_proto::internal::v1::{command, Command, CommandResult, CompactChangeLog, ProposeRequest};
+use argus_proto::internal::v1::{
+    command, command_result, Command, CommandResult, CompactChangeLog, MarkStaleInventories, ProposeRequest,
+};
 use openraft::{BasicNode, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
@@ -85,7 +87,7 @@ impl Node {
             proposer,
             forward: Mutex::new(HashMap::new()),
         });
-        tokio::spawn(compact_change_log(Arc::downgrade(&node)));
+        tokio::spawn(housekeeping(Arc::downgrade(&node)));
         Ok(node)
     }
 
@@ -250,9 +252,9 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// The leader trims the change log periodically. The cut-off travels in the command, so
-/// every replica drops exactly the same entries.
-async fn compact_change_log(node: std::sync::Weak<Node>) {
+/// The leader trims the change log and marks stale host inventories periodically. The
+/// cut-offs travel in the commands, so every replica drops and marks exactly the same entries.
+async fn housekeeping(node: std::sync::Weak<Node>) {
     let Some(every) = node.upgrade().map(|n| n.config.change_log_compact_interval_secs.max(1)) else {
         return;
     };
@@ -273,6 +275,40 @@ async fn compact_change_log(node: std::sync::Weak<Node>) {
         };
         if let Err(e) = node.proposer.submit(command).await {
             warn!(node_id = node.id, error = %e, "change log compaction failed");
+        }
+        if node.config.inventory_stale_after_secs > 0 {
+            mark_stale_inventories(&node).await;
+        }
+    }
+}
+
+/// Proposes `MarkStaleInventories` in bounded commands until no stale report is left.
+async fn mark_stale_inventories(node: &Node) {
+    let before = SystemTime::now() - Duration::from_secs(node.config.inventory_stale_after_secs);
+    loop {
+        let command = Command {
+            kind: Some(command::Kind::MarkStaleInventories(MarkStaleInventories {
+                before: Some(before.into()),
+                limit: 1000,
+            })),
+        };
+        match node.proposer.submit(command).await.map(|r| r.kind) {
+            Ok(Some(command_result::Kind::MarkStaleInventories(r))) => {
+                if r.marked > 0 {
+                    tracing::info!(node_id = node.id, marked = r.marked, "host inventories marked stale");
+                }
+                if !r.more {
+                    return;
+                }
+            }
+            Ok(other) => {
+                warn!(node_id = node.id, result = ?other, "marking stale inventories was refused");
+                return;
+            }
+            Err(e) => {
+                warn!(node_id = node.id, error = %e, "marking stale inventories failed");
+                return;
+            }
         }
     }
 }

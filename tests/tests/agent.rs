@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 
 use argus_coordinator::client::Client;
-use argus_proto::v1::{CoverageReason, FindingStatus, ResourceType};
+use argus_proto::v1::{CoverageReason, CoverageStatus, FindingStatus, ResourceType};
 use argus_tests::up::{advisory, eventually, findings_of, import_db, resource, Up};
 use argus_tests::{argus_bin, file_tail, run_ok, write_file, ChildGuard};
 
@@ -189,5 +189,73 @@ async fn t02_a_running_agent_reports_a_changed_package_database_and_the_finding_
         2,
         "one report per distinct inventory within the report interval\n{}",
         file_tail(&agent_log, 20)
+    );
+}
+
+/// A host whose agent falls silent is marked STALE_INVENTORY by the leader's sweep, keeps its
+/// findings, and is current again at its next report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t03_a_silent_host_goes_stale_and_its_next_report_makes_it_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = import_db(
+        dir.path(),
+        &[(
+            "ARGUS-AGENT-4",
+            advisory("ARGUS-AGENT-4", "Debian:12", "openssl", "3.0.13-1~deb12u1"),
+        )],
+    );
+    let config = write_file(
+        dir.path(),
+        "argus.toml",
+        "[coordinator]\ninventory_stale_after_secs = 5\nchange_log_compact_interval_secs = 1\n",
+    );
+    let up = Up::start(dir.path(), &db, Some(&config), &[]);
+    let root = dir.path().join("host");
+    write_file(&root, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+    write_file(
+        &root,
+        "var/lib/dpkg/status",
+        "Package: openssl\nStatus: install ok installed\nVersion: 3.0.11-1~deb12u2\nArchitecture: amd64\n\n",
+    );
+    let report = || {
+        run_ok(
+            Command::new(argus_bin())
+                .args(["agent", "--coordinator", &up.addr, "--once", "--imds", "none"])
+                .args(["--resource-id", "silent-host", "--account-id", ACCOUNT, "--root"])
+                .arg(&root),
+        )
+    };
+    let client = up.client();
+    let coverage = |client: Client| async move {
+        let c = resource(&client, "silent-host").await.coverage.unwrap_or_default();
+        (c.status(), c.reason())
+    };
+    report();
+    let finding = vec![(
+        "ARGUS-AGENT-4".to_string(),
+        "openssl".to_string(),
+        "3.0.11-1~deb12u2".to_string(),
+    )];
+    eventually("the finding", &up.log, finding.clone(), || {
+        findings_of(&client, "silent-host", FindingStatus::Active)
+    })
+    .await;
+    eventually(
+        "the silent host to go stale",
+        &up.log,
+        (CoverageStatus::CoverageInactive, CoverageReason::StaleInventory),
+        || coverage(client.clone()),
+    )
+    .await;
+    assert_eq!(
+        findings_of(&client, "silent-host", FindingStatus::Active).await,
+        finding,
+        "a stale host keeps its findings"
+    );
+    report();
+    // Read right after the report, before a sweep (every second, 5 s cut-off) can mark it again.
+    assert_eq!(
+        coverage(client.clone()).await,
+        (CoverageStatus::CoverageActive, CoverageReason::Successful)
     );
 }

@@ -95,6 +95,7 @@ fn kind_name(kind: &command_result::Kind) -> &'static str {
         Kind::Reevaluate(_) => "Reevaluate",
         Kind::SetNetworkExposures(_) => "SetNetworkExposures",
         Kind::ReportHostInventory(_) => "ReportHostInventory",
+        Kind::MarkStaleInventories(_) => "MarkStaleInventories",
         Kind::Error(_) => "Error",
     }
 }

@@ -335,8 +335,21 @@ async fn discover_account(
     }
     // Also after the resources: a report names an instance the state machine must know.
     let mut ssm_inventories = 0;
+    // Half the stale window: an SSM-covered instance is reported again well before it would
+    // go stale, even when its packages do not change.
+    let refresh_before = match node.config.inventory_stale_after_secs {
+        0 => prost_types::Timestamp {
+            seconds: i64::MIN,
+            nanos: 0,
+        },
+        secs => (std::time::SystemTime::now() - Duration::from_secs(secs / 2)).into(),
+    };
     for report in host_reports {
-        if ssm::needed(node.state.get_resource(&report.resource_id)?.as_ref(), &report) {
+        if ssm::needed(
+            node.state.get_resource(&report.resource_id)?.as_ref(),
+            &report,
+            &refresh_before,
+        ) {
             write(node, Cmd::ReportHostInventory(report)).await?;
             ssm_inventories += 1;
         }

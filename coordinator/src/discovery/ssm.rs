@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use argus_proto::v1::resource::Details;
 use argus_proto::v1::{InventorySource, ReportHostInventoryRequest, Resource, ResourceType, SsmManagedStatus};
 use aws_sdk_ssm::types::ResultAttribute;
+use prost_types::Timestamp;
 
 use super::aws::aws_error;
 use crate::error::{Error, Result};
@@ -154,16 +155,21 @@ pub fn reports(read: &SsmRead, instances: &[Resource]) -> Vec<ReportHostInventor
     out
 }
 
-/// Whether a report changes what the replicated inventory holds for its instance: not when an
-/// agent reports the instance (the state machine would refuse it anyway), nor when SSM's
-/// inventory is the one already stored. So an unchanged estate proposes nothing.
-pub fn needed(stored: Option<&Resource>, report: &ReportHostInventoryRequest) -> bool {
+/// Whether a report is worth a Raft write: not when an agent reports the instance (the state
+/// machine would ignore it anyway), nor when SSM's inventory is the one already stored and was
+/// reported after `refresh_before`. So an unchanged estate proposes nothing, except the refresh
+/// that keeps SSM-covered instances from going stale (`inventory_stale_after_secs`).
+pub fn needed(stored: Option<&Resource>, report: &ReportHostInventoryRequest, refresh_before: &Timestamp) -> bool {
     let Some(stored) = stored else {
         return true;
     };
     match &stored.agent {
         Some(a) if a.source() != InventorySource::Ssm => false,
-        Some(_) => stored.artifact_digest != report.artifact_digest,
+        Some(a) => {
+            let reported = a.reported_at.as_ref().map(|t| (t.seconds, t.nanos));
+            stored.artifact_digest != report.artifact_digest
+                || reported.is_none_or(|t| t < (refresh_before.seconds, refresh_before.nanos))
+        }
         None => true,
     }
 }

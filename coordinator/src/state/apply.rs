@@ -12,7 +12,9 @@ use argus_proto::v1::{ChangeKind, Finding, FindingChange, IngestScanResultsReque
 use prost_types::Timestamp;
 
 use super::tally::{self, Tally, Totals};
-use super::{changelog, inventory, keys, network, records, reevaluation, scan, schedule, suppression, validate, Txn};
+use super::{
+    changelog, inventory, keys, network, records, reevaluation, scan, schedule, stale, suppression, validate, Txn,
+};
 use crate::error::{Error, Result};
 
 /// Everything one apply call's commands share.
@@ -174,6 +176,7 @@ fn dispatch(ctx: &mut Ctx, command: &Cmd) -> Result<Res> {
         Cmd::RequestScans(req) => Res::RequestScans(schedule::request(ctx, req)?),
         Cmd::Reevaluate(req) => Res::Reevaluate(reevaluation::reevaluate(ctx, req)?),
         Cmd::SetNetworkExposures(req) => Res::SetNetworkExposures(network::set_exposures(ctx, req)?),
+        Cmd::MarkStaleInventories(req) => Res::MarkStaleInventories(stale::mark(ctx, req)?),
         Cmd::ReportHostInventory(req) => match inventory::report_host_inventory(ctx, req)? {
             Some(resp) => Res::ReportHostInventory(resp),
             None => refused(

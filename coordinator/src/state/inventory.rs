@@ -8,7 +8,7 @@ use argus_proto::v1::{
 };
 
 use super::apply::Ctx;
-use super::{findings, keys, network, reevaluation, scan, schedule};
+use super::{findings, keys, network, reevaluation, scan, schedule, stale};
 use crate::error::Result;
 
 pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
@@ -53,8 +53,8 @@ fn pending_initial_scan() -> Coverage {
     }
 }
 
-/// An EC2 instance with nothing to scan: no agent reports its inventory (and SSM inventory is
-/// not read), so it is known but not covered.
+/// An EC2 instance with nothing to scan: neither an agent nor SSM reports its inventory, so it
+/// is known but not covered.
 fn unmanaged() -> Coverage {
     Coverage {
         status: CoverageStatus::CoverageInactive as i32,
@@ -321,7 +321,20 @@ pub(super) fn report_host_inventory(
     let changed = old.as_ref().is_none_or(|o| o.artifact_digest != req.artifact_digest);
     reevaluation::store_inventory(ctx, &req.artifact_digest, &req.inventory)?;
     put_resources(ctx, &PutResourcesRequest { resources: vec![input] })?;
+    stale::reported(ctx, old.as_ref(), &req.resource_id);
     let stored: Option<ScanResult> = ctx.txn.get_record(keys::ARTIFACTS, req.artifact_digest.as_bytes())?;
+    // A stale host reporting the same inventory kept its coverage through the put: it is
+    // current again.
+    let mut now: Resource = ctx
+        .txn
+        .get_record(keys::RESOURCES, req.resource_id.as_bytes())?
+        .expect("just put");
+    if stale::is_stale(&now) {
+        let c = stale::refreshed(now.coverage.as_ref().expect("stale"), stored.as_ref());
+        now.coverage = Some(c);
+        ctx.txn
+            .put_record(keys::RESOURCES, req.resource_id.clone().into_bytes(), &mut now);
+    }
     if stored.is_none() {
         // Nothing to fetch: the stored inventory is what a worker matches. `rematch` finds no
         // schedule (and does nothing) when the resource is held.

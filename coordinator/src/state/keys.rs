@@ -24,6 +24,9 @@ pub const PACKAGES: &str = "packages";
 /// Network exposures: `s account 0x00 region` → `ExposureScope` (when the account and region
 /// were last analysed) and `i account 0x00 region 0x00 instance` → `InstanceExposureRecord`.
 pub const EXPOSURES: &str = "exposures";
+/// `time resource_id` → nothing: resources covered by inventory reports whose last report is
+/// not yet stale, by the time of that report (`stale.rs`).
+pub const REPORTED: &str = "reported";
 
 /// Key of the [`ChangeLogBounds`](argus_proto::internal::v1::ChangeLogBounds) record in
 /// `sm_meta`. Keys starting with `raft.` belong to the Raft side.

@@ -23,6 +23,7 @@ mod reevaluation;
 mod scan;
 mod schedule;
 mod score;
+mod stale;
 mod suppression;
 mod tally;
 mod txn;
@@ -66,6 +67,7 @@ pub const COLUMN_FAMILIES: &[&str] = &[
     "inventories",
     "packages",
     "exposures",
+    "reported",
 ];
 
 /// Most entries in one page of any list; a larger `page_size` is INVALID_ARGUMENT.

@@ -122,6 +122,15 @@ fn apply_result(
         Ok(ScanOutcome::AccessDenied) => Some(CoverageReason::AccessDenied),
         _ => Some(CoverageReason::ScanFailed),
     };
+    if coverage.reason == CoverageReason::StaleInventory as i32 {
+        // A re-match of the last inventory a silent host reported: its findings follow the
+        // database, its coverage keeps saying that the inventory is old.
+        if failure.is_none() {
+            coverage.db_version = result.db_version.clone();
+            return reconcile_findings(ctx, resource, result, out);
+        }
+        return Ok(());
+    }
     if let Some(reason) = failure {
         coverage.status = CoverageStatus::CoverageInactive as i32;
         coverage.reason = reason as i32;
@@ -176,7 +185,8 @@ pub(super) fn set_coverage(ctx: &mut Ctx, req: &SetCoverage) -> Result<SetCovera
         let Some(mut resource) = load_resource(ctx, &resource_id)? else {
             continue;
         };
-        if resource.removed {
+        // A stale host's coverage stays stale while its last inventory is re-matched.
+        if resource.removed || super::stale::is_stale(&resource) {
             continue;
         }
         let old = resource.coverage.take().unwrap_or_default();

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
 use argus_proto::internal::v1::{
-    Command, CompactChangeLog, DispatchJobs, ExpireJobs, Reevaluate, RequestScans, SetCoverage, SetNetworkExposures,
+    Command, CompactChangeLog, DispatchJobs, ExpireJobs, MarkStaleInventories, Reevaluate, RequestScans, SetCoverage,
+    SetNetworkExposures,
 };
 use argus_proto::v1::{
     AggregationType, CoverageGroupBy, CoverageReason, CoverageStatus, DateFilter, FindingFilter, FindingSortField,
@@ -107,6 +108,7 @@ fn check_command(command: &Command) -> Check {
         },
         Cmd::DeleteSuppressionRule(req) => rule_name("name", &req.name),
         Cmd::CompactChangeLog(CompactChangeLog { before, .. }) => optional_timestamp("before", before.as_ref()),
+        Cmd::MarkStaleInventories(MarkStaleInventories { before, .. }) => required_timestamp("before", before.as_ref()),
         Cmd::SetCoverage(SetCoverage {
             artifact_digest,
             coverage,

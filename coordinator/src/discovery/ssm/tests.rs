@@ -128,30 +128,51 @@ fn reports_of(read: &SsmRead, instances: &[Resource]) -> Vec<String> {
 }
 
 #[test]
-fn a_report_is_proposed_only_when_it_changes_what_is_stored() {
+fn a_report_is_proposed_only_when_it_changes_what_is_stored_or_is_due_for_a_refresh() {
     let (read, instances) = region();
     let report = reports(&read, &instances).remove(0);
-    let agent = |source: InventorySource, digest: &str| Resource {
+    let at = |seconds: i64| prost_types::Timestamp { seconds, nanos: 0 };
+    let agent = |source: InventorySource, digest: &str, reported: i64| Resource {
         artifact_digest: digest.into(),
         agent: Some(AgentReport {
             source: source as i32,
+            reported_at: Some(at(reported)),
             ..Default::default()
         }),
         ..instance("i-linux")
     };
-    assert!(needed(None, &report));
-    assert!(needed(Some(&instance("i-linux")), &report), "unmanaged until now");
-    assert!(!needed(
-        Some(&agent(InventorySource::Ssm, &report.artifact_digest)),
-        &report
-    ));
-    assert!(needed(Some(&agent(InventorySource::Ssm, "sha256:older")), &report));
+    let refresh = at(1000);
+    assert!(needed(None, &report, &refresh));
     assert!(
-        !needed(Some(&agent(InventorySource::Agent, "sha256:older")), &report),
+        needed(Some(&instance("i-linux")), &report, &refresh),
+        "unmanaged until now"
+    );
+    let digest = report.artifact_digest.clone();
+    assert!(!needed(
+        Some(&agent(InventorySource::Ssm, &digest, 2000)),
+        &report,
+        &refresh
+    ));
+    assert!(
+        needed(Some(&agent(InventorySource::Ssm, &digest, 999)), &report, &refresh),
+        "refresh"
+    );
+    assert!(needed(
+        Some(&agent(InventorySource::Ssm, "sha256:older", 2000)),
+        &report,
+        &refresh
+    ));
+    assert!(
+        !needed(
+            Some(&agent(InventorySource::Agent, "sha256:older", 0)),
+            &report,
+            &refresh
+        ),
         "the agent wins"
     );
     assert!(!needed(
-        Some(&agent(InventorySource::Unspecified, "sha256:older")),
-        &report
+        Some(&agent(InventorySource::Unspecified, "sha256:older", 0)),
+        &report,
+        &refresh
     ));
 }

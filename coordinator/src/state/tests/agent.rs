@@ -2,7 +2,7 @@
 //! the stored inventory; discovery putting the instance again keeps it; an EC2 instance without
 //! an agent is UNMANAGED_EC2_INSTANCE.
 
-use argus_proto::internal::v1::JobKind;
+use argus_proto::internal::v1::{JobKind, MarkStaleInventories, MarkStaleInventoriesResponse};
 use argus_proto::v1::{
     AgentReport, CoverageReason, CoverageStatus, FindingStatus, InventorySource, ReportHostInventoryRequest,
     ReportHostInventoryResponse,
@@ -248,4 +248,112 @@ fn an_unknown_inventory_source_is_refused() {
     }
     let err = State::validate(&Command { kind: Some(cmd) }).unwrap_err();
     assert!(err.to_string().contains("source"), "{err}");
+}
+
+fn sweep(before: i64, limit: u32) -> Cmd {
+    Cmd::MarkStaleInventories(MarkStaleInventories {
+        before: Some(ts(before)),
+        limit,
+    })
+}
+
+fn marked(res: Res) -> MarkStaleInventoriesResponse {
+    match res {
+        Res::MarkStaleInventories(r) => r,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+const STALE: (CoverageStatus, CoverageReason) = (CoverageStatus::CoverageInactive, CoverageReason::StaleInventory);
+
+#[test]
+fn a_host_that_stops_reporting_goes_stale_keeps_its_findings_and_is_current_again_on_its_next_report() {
+    let f = open();
+    f.run(10, put(vec![instance("i-1", ACC, "")]));
+    f.run(20, report("i-1", ACC, "3.0.11-1~deb12u2"));
+    let (digest, _) = host("3.0.11-1~deb12u2");
+    f.run(30, ingest(vec![result(&digest, 30, vec![vuln("CVE-1", "openssl")])]));
+    assert_eq!(
+        marked(f.run(40, sweep(20, 1000))).marked,
+        0,
+        "reported at 20, not before"
+    );
+    assert_eq!(
+        marked(f.run(50, sweep(21, 1000))),
+        MarkStaleInventoriesResponse { marked: 1, more: false }
+    );
+    assert_eq!(reason(&f, "i-1"), STALE);
+    assert!(f
+        .resource("i-1")
+        .coverage
+        .unwrap()
+        .detail
+        .contains("1970-01-01T00:00:20Z"));
+    assert_eq!(
+        f.finding(&fid(ACC, "i-1", "CVE-1", "openssl")).status(),
+        FindingStatus::Active,
+        "the last inventory's findings stand"
+    );
+
+    // Sweeping again changes nothing.
+    let before = f.dump();
+    assert_eq!(marked(f.run(60, sweep(55, 1000))).marked, 0);
+    assert_eq!(f.dump(), before);
+
+    // A re-match of the stored inventory (a new database) updates the findings and leaves the
+    // coverage stale.
+    f.run(
+        70,
+        ingest(vec![result(
+            &digest,
+            70,
+            vec![vuln("CVE-1", "openssl"), vuln("CVE-2", "openssl")],
+        )]),
+    );
+    assert_eq!(reason(&f, "i-1"), STALE);
+    assert_eq!(
+        f.finding(&fid(ACC, "i-1", "CVE-2", "openssl")).status(),
+        FindingStatus::Active
+    );
+
+    // The same inventory reported again: current, and stale again only after another silence.
+    f.run(80, report("i-1", ACC, "3.0.11-1~deb12u2"));
+    assert_eq!(
+        reason(&f, "i-1"),
+        (CoverageStatus::CoverageActive, CoverageReason::Successful)
+    );
+    assert_eq!(marked(f.run(90, sweep(80, 1000))).marked, 0);
+    assert_eq!(marked(f.run(100, sweep(81, 1000))).marked, 1);
+    assert_eq!(reason(&f, "i-1"), STALE);
+}
+
+#[test]
+fn the_sweep_goes_oldest_first_within_its_limit_and_passes_over_removed_hosts() {
+    let f = open();
+    for (t, id) in [(10, "i-1"), (11, "i-2"), (12, "i-3")] {
+        f.run(t, report(id, ACC, "3.0.11-1~deb12u2"));
+    }
+    f.run(13, remove(&["i-2"]));
+    assert_eq!(
+        marked(f.run(20, sweep(100, 1))),
+        MarkStaleInventoriesResponse { marked: 1, more: true }
+    );
+    assert_eq!(reason(&f, "i-1"), STALE);
+    assert_ne!(reason(&f, "i-3"), STALE);
+    // i-2's entry is dropped without marking the removed resource.
+    assert_eq!(
+        marked(f.run(21, sweep(100, 1))),
+        MarkStaleInventoriesResponse { marked: 0, more: true }
+    );
+    assert!(f.resource("i-2").removed);
+    assert_ne!(reason(&f, "i-2"), STALE);
+    assert_eq!(
+        marked(f.run(22, sweep(100, 1))),
+        MarkStaleInventoriesResponse { marked: 1, more: false }
+    );
+    assert_eq!(reason(&f, "i-3"), STALE);
+    assert_eq!(
+        marked(f.run(23, sweep(100, 1))),
+        MarkStaleInventoriesResponse { marked: 0, more: false }
+    );
 }
