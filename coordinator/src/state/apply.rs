@@ -107,6 +107,11 @@ impl<'t> Ctx<'t> {
         self.rules = None;
     }
 
+    /// The pipeline counters, read without marking them for writing.
+    pub fn counters_now(&self) -> &PipelineCounters {
+        &self.counters
+    }
+
     pub fn counters(&mut self) -> &mut PipelineCounters {
         self.counters_dirty = true;
         &mut self.counters

@@ -37,6 +37,15 @@ pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<In
                 .put_record(keys::ARTIFACTS, result.artifact_digest.clone().into_bytes(), &mut copy);
             if !result.inventory.is_empty() {
                 reevaluation::store_inventory(ctx, &result.artifact_digest, &result.inventory)?;
+                // Matched with an older database than the one the cluster re-evaluated against
+                // (a first scan in flight when the database changed, whose inventory
+                // re-evaluation could not find yet, or a worker that had not switched): the
+                // findings lack what the newer database added, so the inventory is re-matched.
+                let current = &ctx.counters_now().reevaluated_db_version;
+                if result.outcome == ScanOutcome::Succeeded as i32 && result.db_version < *current {
+                    let current = current.clone();
+                    schedule::rematch(ctx, &result.artifact_digest, &current)?;
+                }
             }
             applied = true;
         }

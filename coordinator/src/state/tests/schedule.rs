@@ -432,3 +432,33 @@ fn a_rematch_arriving_while_an_older_job_runs_follows_it() {
     let s = f.state.artifact_schedule(&d).unwrap().unwrap();
     assert_eq!(s.due_kind(), JobKind::Rematch);
 }
+
+#[test]
+fn a_first_scan_matched_with_a_database_older_than_the_reevaluated_one_is_rematched() {
+    let f = open();
+    // The cluster has re-evaluated against db-20 (nothing to re-match yet).
+    reevaluate(&f, 5, "db-20", &["lodash"]);
+    let d = digest(1);
+    f.run(10, put(vec![located("a", ACC, &d)]));
+    run_dispatch(&f, 11, vec![dispatch(&d, 1, 1, 100, 3)]);
+    // A worker that had not switched yet matched it with db-10.
+    let mut r = job_result(&d, 1, 1, 12, ScanOutcome::Succeeded);
+    r.db_version = "db-10".into();
+    r.inventory = inventory(&["lodash"]);
+    f.run(13, ingest(vec![r]));
+    assert_eq!(due(&f, 13), vec![d.clone()]);
+    let s = f.state.artifact_schedule(&d).unwrap().unwrap();
+    assert_eq!(
+        (s.due_kind(), s.due_min_db_version.as_str()),
+        (JobKind::Rematch, "db-20")
+    );
+    // Matched with the current database: nothing more to do.
+    let d2 = digest(2);
+    f.run(20, put(vec![located("b", ACC, &d2)]));
+    run_dispatch(&f, 21, vec![dispatch(&d2, 2, 1, 100, 3)]);
+    let mut r = job_result(&d2, 2, 1, 22, ScanOutcome::Succeeded);
+    r.db_version = "db-20".into();
+    r.inventory = inventory(&["lodash"]);
+    f.run(23, ingest(vec![r]));
+    assert!(!due(&f, 23).contains(&d2));
+}
