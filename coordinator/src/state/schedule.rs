@@ -201,6 +201,18 @@ pub(super) fn track(ctx: &mut Ctx, resource: &Resource) -> Result<()> {
         scanned: stored.is_some(),
         ..Default::default()
     };
+    // An artifact that comes back after a re-evaluation passed it by (no resource carried it
+    // then, so it had no schedule to queue a re-match on) holds findings from an older database:
+    // its stored inventory is re-matched at once.
+    let current = &ctx.counters_now().reevaluated_db_version;
+    let outdated = stored
+        .as_ref()
+        .is_some_and(|r| r.outcome == ScanOutcome::Succeeded as i32 && r.db_version < *current);
+    if outdated && ctx.txn.get(keys::INVENTORIES, digest.as_bytes())?.is_some() {
+        new.due_kind = JobKind::Rematch as i32;
+        new.due_min_db_version = current.clone();
+        new.due_at = Some(ctx.now);
+    }
     save(ctx, None, Some(&mut new));
     Ok(())
 }

@@ -462,3 +462,41 @@ fn a_first_scan_matched_with_a_database_older_than_the_reevaluated_one_is_rematc
     f.run(23, ingest(vec![r]));
     assert!(!due(&f, 23).contains(&d2));
 }
+
+#[test]
+fn an_artifact_that_returns_after_a_reevaluation_passed_it_by_is_rematched() {
+    let f = open();
+    let d = digest(1);
+    f.run(10, put(vec![located("a", ACC, &d)]));
+    run_dispatch(&f, 11, vec![dispatch(&d, 1, 1, 100, 3)]);
+    let mut r = job_result(&d, 1, 1, 12, ScanOutcome::Succeeded);
+    r.db_version = "db-10".into();
+    r.inventory = inventory(&["lodash"]);
+    f.run(13, ingest(vec![r]));
+    // Its only resource moves away: the scheduler forgets the artifact, the result stays.
+    f.run(14, remove(&["a"]));
+    assert!(f.state.artifact_schedule(&d).unwrap().is_none());
+    // An advisory on lodash arrives while nothing carries it: nothing to re-match.
+    assert_eq!(reevaluate(&f, 20, "db-20", &["lodash"]).rematched, 0);
+    // A new resource carries it again: it gets the stored findings at once and a re-match
+    // with db-20 is due.
+    f.run(30, put(vec![located("b", ACC, &d)]));
+    assert_eq!(due(&f, 30), vec![d.clone()]);
+    let s = f.state.artifact_schedule(&d).unwrap().unwrap();
+    assert_eq!(
+        (s.due_kind(), s.due_min_db_version.as_str()),
+        (JobKind::Rematch, "db-20")
+    );
+    // One that returns already matched with the newest database is not re-matched.
+    let d2 = digest(2);
+    f.run(40, put(vec![located("c", ACC, &d2)]));
+    run_dispatch(&f, 41, vec![dispatch(&d2, 2, 1, 100, 3)]);
+    let mut r = job_result(&d2, 2, 1, 42, ScanOutcome::Succeeded);
+    r.db_version = "db-20".into();
+    r.inventory = inventory(&["lodash"]);
+    f.run(43, ingest(vec![r]));
+    f.run(44, remove(&["c"]));
+    f.run(50, put(vec![located("e", ACC, &d2)]));
+    let s = f.state.artifact_schedule(&d2).unwrap().unwrap();
+    assert_eq!(s.due_kind(), JobKind::Scan);
+}
