@@ -7,7 +7,9 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
-compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || need+=(libclang-dev)
+# bindgen (RocksDB's bindings) loads libclang itself; libclang-cpp, which some images carry
+# without it, does not count.
+compgen -G "/usr/lib/llvm-*/lib/libclang.so" >/dev/null || need+=(libclang-dev)
 command -v nats-server >/dev/null || need+=(nats-server)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
