@@ -6,6 +6,9 @@ mod cli;
 
 use argus_coordinator::{config, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     let config = match config::Config::load(args.config.as_deref()) {

@@ -94,6 +94,12 @@ fn cf_options(name: &str) -> Options {
         // memtable answer most misses without touching a block.
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
+        // 16 KiB blocks instead of 4: zstd builds its entropy tables per block, and with 4 KiB
+        // blocks that setup was about half of the compression time of a leader's compactions;
+        // larger blocks also compress better (a tenth less disk at 600,000 findings). Lookups
+        // that hit read a larger block, but most lookups during ingestion are misses that the
+        // Bloom filters answer without reading one.
+        table.set_block_size(16 << 10);
         opts.set_block_based_table_factory(&table);
         opts.set_memtable_prefix_bloom_ratio(0.05);
         opts.set_memtable_whole_key_filtering(true);
