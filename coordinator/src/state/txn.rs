@@ -5,6 +5,7 @@
 use std::collections::btree_map;
 use std::collections::BTreeMap;
 use std::iter::Peekable;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use rocksdb::{DBRawIteratorWithThreadMode, WriteBatch, DB};
@@ -12,12 +13,14 @@ use rocksdb::{DBRawIteratorWithThreadMode, WriteBatch, DB};
 use super::records::{self, Record};
 use crate::error::Result;
 
-type Key = (&'static str, Vec<u8>);
+/// One column family's pending writes by key; `None` is a delete.
+type Pending = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 pub struct Txn {
     db: Arc<DB>,
-    /// Pending writes by (column family, key); `None` is a delete.
-    pending: BTreeMap<Key, Option<Vec<u8>>>,
+    /// Pending writes by column family, then key. Keyed per family so a lookup borrows the key
+    /// instead of building an owned (family, key) pair for every read of an apply.
+    pending: BTreeMap<&'static str, Pending>,
 }
 
 impl Txn {
@@ -38,24 +41,36 @@ impl Txn {
             .unwrap_or_else(|| panic!("column family {name} is opened with the database"))
     }
 
+    /// The pending write of `key`: `Some(None)` when this transaction deleted it.
+    fn pending_value(&self, cf: &'static str, key: &[u8]) -> Option<&Option<Vec<u8>>> {
+        self.pending.get(cf)?.get(key)
+    }
+
     pub fn get(&self, cf: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(v) = self.pending.get(&(cf, key.to_vec())) {
+        if let Some(v) = self.pending_value(cf, key) {
             return Ok(v.clone());
         }
         Ok(self.db.get_cf(self.cf(cf), key)?)
     }
 
     pub fn put(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.pending.insert((cf, key.into()), Some(value.into()));
+        self.pending.entry(cf).or_default().insert(key.into(), Some(value.into()));
     }
 
     pub fn delete(&mut self, cf: &'static str, key: impl Into<Vec<u8>>) {
-        self.pending.insert((cf, key.into()), None);
+        self.pending.entry(cf).or_default().insert(key.into(), None);
     }
 
-    /// The record under `key`, decoded.
+    /// The record under `key`, decoded where it lies (the pending write, or RocksDB's pinned
+    /// block) rather than from a copy: applying reads every reported finding id.
     pub fn get_record<R: Record>(&self, cf: &'static str, key: &[u8]) -> Result<Option<R>> {
-        self.get(cf, key)?.map(|v| records::decode(cf, &v)).transpose()
+        if let Some(v) = self.pending_value(cf, key) {
+            return v.as_deref().map(|v| records::decode(cf, v)).transpose();
+        }
+        match self.db.get_pinned_cf(self.cf(cf), key)? {
+            Some(v) => records::decode(cf, &v).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Stores `record` in its canonical, versioned encoding.
@@ -74,37 +89,44 @@ impl Txn {
     pub fn iter_prefix<'a>(&'a self, cf: &'static str, prefix: &[u8]) -> PrefixIter<'a> {
         let mut stored = self.db.raw_iterator_cf(self.cf(cf));
         stored.seek(prefix);
+        let pending = match self.pending.get(cf) {
+            Some(map) => map.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)),
+            None => EMPTY.range::<[u8], _>(..),
+        };
         PrefixIter {
             stored,
-            pending: self.pending.range((cf, prefix.to_vec())..).peekable(),
-            cf,
+            pending: pending.peekable(),
             prefix: prefix.to_vec(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.pending.values().all(BTreeMap::is_empty)
     }
 
     /// The pending writes as one RocksDB batch.
     pub fn into_batch(self) -> (Arc<DB>, WriteBatch) {
         let mut batch = WriteBatch::default();
-        for ((cf, key), value) in &self.pending {
+        for (cf, writes) in &self.pending {
             let handle = self.cf(cf);
-            match value {
-                Some(v) => batch.put_cf(handle, key, v),
-                None => batch.delete_cf(handle, key),
+            for (key, value) in writes {
+                match value {
+                    Some(v) => batch.put_cf(handle, key, v),
+                    None => batch.delete_cf(handle, key),
+                }
             }
         }
         (self.db, batch)
     }
 }
 
+/// What `iter_prefix` merges when a column family has no pending writes.
+static EMPTY: Pending = BTreeMap::new();
+
 /// Stored rows under a prefix merged with the transaction's pending writes (which win).
 pub struct PrefixIter<'a> {
     stored: DBRawIteratorWithThreadMode<'a, DB>,
-    pending: Peekable<btree_map::Range<'a, Key, Option<Vec<u8>>>>,
-    cf: &'static str,
+    pending: Peekable<btree_map::Range<'a, Vec<u8>, Option<Vec<u8>>>>,
     prefix: Vec<u8>,
 }
 
@@ -122,8 +144,8 @@ impl PrefixIter<'_> {
     }
 
     fn pending_key(&mut self) -> Option<Vec<u8>> {
-        let ((cf, key), _) = self.pending.peek()?;
-        (*cf == self.cf && key.starts_with(&self.prefix)).then(|| key.clone())
+        let (key, _) = self.pending.peek()?;
+        key.starts_with(&self.prefix).then(|| key.to_vec())
     }
 }
 
