@@ -3,6 +3,7 @@
 //! its path, e.g. `resources[3].resource_id: empty`.
 
 use std::collections::HashMap;
+use std::fmt::Display;
 
 use argus_proto::internal::v1::command::Kind as Cmd;
 use argus_proto::internal::v1::{
@@ -34,7 +35,7 @@ pub const MAX_PATH_COMPONENTS: usize = 64;
 
 type Check = std::result::Result<(), String>;
 
-fn fail(path: &str, what: impl std::fmt::Display) -> Check {
+fn fail(path: impl Display, what: impl Display) -> Check {
     Err(format!("{path}: {what}"))
 }
 
@@ -296,7 +297,7 @@ fn required_timestamp(path: &str, t: Option<&Timestamp>) -> Check {
     }
 }
 
-fn batch(path: &str, len: usize, max: usize) -> Check {
+fn batch(path: impl Display + Copy, len: usize, max: usize) -> Check {
     if len > max {
         return fail(path, format!("{len} entries, at most {max}"));
     }
@@ -326,14 +327,14 @@ fn ids(path: &str, values: &[String], max_bytes: usize) -> Check {
 }
 
 /// A non-empty identifier without control characters.
-fn id(path: &str, value: &str, max_bytes: usize) -> Check {
+fn id(path: impl Display + Copy, value: &str, max_bytes: usize) -> Check {
     if value.is_empty() {
         return fail(path, "empty");
     }
     printable(path, value, max_bytes)
 }
 
-fn printable(path: &str, value: &str, max_bytes: usize) -> Check {
+fn printable(path: impl Display + Copy, value: &str, max_bytes: usize) -> Check {
     if value.len() > max_bytes {
         return fail(path, format!("{} bytes, at most {max_bytes}", value.len()));
     }
@@ -360,7 +361,7 @@ fn tags(path: &str, tags: &HashMap<String, String>) -> Check {
 }
 
 /// `algorithm:hex`, e.g. `sha256:` and 64 lowercase hex digits.
-fn digest(path: &str, value: &str) -> Check {
+fn digest(path: impl Display + Copy, value: &str) -> Check {
     let Some((algo, hex)) = value.split_once(':') else {
         return fail(
             path,
@@ -399,7 +400,7 @@ fn digest(path: &str, value: &str) -> Check {
 }
 
 /// A known enum value other than the zero (UNSPECIFIED) one.
-fn specified<E: TryFrom<i32>>(path: &str, value: i32) -> Check {
+fn specified<E: TryFrom<i32>>(path: impl Display + Copy, value: i32) -> Check {
     if value == 0 {
         return fail(path, "unspecified");
     }
@@ -407,14 +408,14 @@ fn specified<E: TryFrom<i32>>(path: &str, value: i32) -> Check {
 }
 
 /// A known enum value; the zero value is allowed where the API documents a default for it.
-fn known<E: TryFrom<i32>>(path: &str, value: i32) -> Check {
+fn known<E: TryFrom<i32>>(path: impl Display + Copy, value: i32) -> Check {
     if E::try_from(value).is_err() {
         return fail(path, format!("unknown value {value}"));
     }
     Ok(())
 }
 
-fn timestamp(path: &str, t: &Timestamp) -> Check {
+fn timestamp(path: impl Display + Copy, t: &Timestamp) -> Check {
     // 0001-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z, as RFC 3339 can write it.
     const MIN: i64 = -62_135_596_800;
     const MAX: i64 = 253_402_300_799;
@@ -436,47 +437,47 @@ pub fn single_scan_result(r: &ScanResult) -> Result<()> {
     into_error(scan_result("result", r))
 }
 
-fn scan_result(path: &str, r: &ScanResult) -> Check {
-    digest(&format!("{path}.artifact_digest"), &r.artifact_digest)?;
+fn scan_result(path: impl Display + Copy, r: &ScanResult) -> Check {
+    digest(format_args!("{path}.artifact_digest"), &r.artifact_digest)?;
     match &r.scanned_at {
-        None => return fail(&format!("{path}.scanned_at"), "missing"),
-        Some(t) => timestamp(&format!("{path}.scanned_at"), t)?,
+        None => return fail(format_args!("{path}.scanned_at"), "missing"),
+        Some(t) => timestamp(format_args!("{path}.scanned_at"), t)?,
     }
-    specified::<ScanOutcome>(&format!("{path}.outcome"), r.outcome)?;
+    specified::<ScanOutcome>(format_args!("{path}.outcome"), r.outcome)?;
     batch(
-        &format!("{path}.vulnerabilities"),
+        format_args!("{path}.vulnerabilities"),
         r.vulnerabilities.len(),
         MAX_VULNERABILITIES,
     )?;
     for (i, v) in r.vulnerabilities.iter().enumerate() {
-        observed(&format!("{path}.vulnerabilities[{i}]"), v)?;
+        observed(format_args!("{path}.vulnerabilities[{i}]"), v)?;
     }
     Ok(())
 }
 
-fn observed(path: &str, v: &ObservedVulnerability) -> Check {
-    specified::<FindingType>(&format!("{path}.type"), v.r#type)?;
+fn observed(path: impl Display + Copy, v: &ObservedVulnerability) -> Check {
+    specified::<FindingType>(format_args!("{path}.type"), v.r#type)?;
     if v.r#type == FindingType::NetworkReachability as i32 {
         return fail(
-            &format!("{path}.type"),
+            format_args!("{path}.type"),
             "NETWORK_REACHABILITY findings come from the network analysis, not from scans",
         );
     }
-    specified::<Severity>(&format!("{path}.severity"), v.severity)?;
-    specified::<FixAvailable>(&format!("{path}.fix_available"), v.fix_available)?;
+    specified::<Severity>(format_args!("{path}.severity"), v.severity)?;
+    specified::<FixAvailable>(format_args!("{path}.fix_available"), v.fix_available)?;
     match &v.vulnerability {
-        None => return fail(&format!("{path}.vulnerability"), "missing"),
-        Some(vuln) => id(&format!("{path}.vulnerability.id"), &vuln.id, MAX_ID_BYTES)?,
+        None => return fail(format_args!("{path}.vulnerability"), "missing"),
+        Some(vuln) => id(format_args!("{path}.vulnerability.id"), &vuln.id, MAX_ID_BYTES)?,
     }
     if let Some(p) = &v.package {
-        printable(&format!("{path}.package.name"), &p.name, MAX_ID_BYTES)?;
-        printable(&format!("{path}.package.file_path"), &p.file_path, MAX_ID_BYTES)?;
+        printable(format_args!("{path}.package.name"), &p.name, MAX_ID_BYTES)?;
+        printable(format_args!("{path}.package.file_path"), &p.file_path, MAX_ID_BYTES)?;
     }
-    score(&format!("{path}.score"), v.score, 10.0)?;
-    score(&format!("{path}.epss_score"), v.epss_score, 1.0)
+    score(format_args!("{path}.score"), v.score, 10.0)?;
+    score(format_args!("{path}.epss_score"), v.epss_score, 1.0)
 }
 
-fn score(path: &str, value: f64, max: f64) -> Check {
+fn score(path: impl Display + Copy, value: f64, max: f64) -> Check {
     if !value.is_finite() || !(0.0..=max).contains(&value) {
         return fail(path, format!("{value} is not within 0..={max}"));
     }
