@@ -54,7 +54,10 @@ impl Txn {
     }
 
     pub fn put(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.pending.entry(cf).or_default().insert(key.into(), Some(value.into()));
+        self.pending
+            .entry(cf)
+            .or_default()
+            .insert(key.into(), Some(value.into()));
     }
 
     pub fn delete(&mut self, cf: &'static str, key: impl Into<Vec<u8>>) {
