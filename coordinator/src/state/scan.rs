@@ -41,9 +41,7 @@ pub(super) fn ingest(ctx: &mut Ctx, req: &IngestScanResultsRequest) -> Result<In
                 // (a first scan in flight when the database changed, whose inventory
                 // re-evaluation could not find yet, or a worker that had not switched): the
                 // findings lack what the newer database added, so the inventory is re-matched.
-                let current = &ctx.counters_now().reevaluated_db_version;
-                if result.outcome == ScanOutcome::Succeeded as i32 && result.db_version < *current {
-                    let current = current.clone();
+                if let Some(current) = schedule::older_than_reevaluated(ctx, result) {
                     schedule::rematch(ctx, &result.artifact_digest, &current)?;
                 }
             }

@@ -204,17 +204,22 @@ pub(super) fn track(ctx: &mut Ctx, resource: &Resource) -> Result<()> {
     // An artifact that comes back after a re-evaluation passed it by (no resource carried it
     // then, so it had no schedule to queue a re-match on) holds findings from an older database:
     // its stored inventory is re-matched at once.
-    let current = &ctx.counters_now().reevaluated_db_version;
-    let outdated = stored
-        .as_ref()
-        .is_some_and(|r| r.outcome == ScanOutcome::Succeeded as i32 && r.db_version < *current);
-    if outdated && ctx.txn.get(keys::INVENTORIES, digest.as_bytes())?.is_some() {
-        new.due_kind = JobKind::Rematch as i32;
-        new.due_min_db_version = current.clone();
-        new.due_at = Some(ctx.now);
+    if let Some(current) = stored.as_ref().and_then(|r| older_than_reevaluated(ctx, r)) {
+        if ctx.txn.get(keys::INVENTORIES, digest.as_bytes())?.is_some() {
+            new.due_kind = JobKind::Rematch as i32;
+            new.due_min_db_version = current;
+            new.due_at = Some(ctx.now);
+        }
     }
     save(ctx, None, Some(&mut new));
     Ok(())
+}
+
+/// The database version the cluster last re-evaluated against, when `result` is a successful
+/// match made with an older one (its findings lack what that database added).
+pub(super) fn older_than_reevaluated(ctx: &Ctx, result: &ScanResult) -> Option<String> {
+    let current = &ctx.counters_now().reevaluated_db_version;
+    (result.outcome == ScanOutcome::Succeeded as i32 && result.db_version < *current).then(|| current.clone())
 }
 
 /// A resource stopped carrying `digest` (removed, or now carries another): when no live

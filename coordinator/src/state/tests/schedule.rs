@@ -433,19 +433,26 @@ fn a_rematch_arriving_while_an_older_job_runs_follows_it() {
     assert_eq!(s.due_kind(), JobKind::Rematch);
 }
 
+/// Puts resource `id` carrying `digest(n)` at `at`, dispatches its first scan and ingests a
+/// successful result matched with `db` that stored an inventory holding lodash.
+fn scanned_with(f: &Fixture, at: i64, id: &str, n: u64, db: &str) -> String {
+    let d = digest(n);
+    f.run(at, put(vec![located(id, ACC, &d)]));
+    run_dispatch(f, at + 1, vec![dispatch(&d, n, 1, 100, 3)]);
+    let mut r = job_result(&d, n, 1, at + 2, ScanOutcome::Succeeded);
+    r.db_version = db.into();
+    r.inventory = inventory(&["lodash"]);
+    f.run(at + 3, ingest(vec![r]));
+    d
+}
+
 #[test]
 fn a_first_scan_matched_with_a_database_older_than_the_reevaluated_one_is_rematched() {
     let f = open();
     // The cluster has re-evaluated against db-20 (nothing to re-match yet).
     reevaluate(&f, 5, "db-20", &["lodash"]);
-    let d = digest(1);
-    f.run(10, put(vec![located("a", ACC, &d)]));
-    run_dispatch(&f, 11, vec![dispatch(&d, 1, 1, 100, 3)]);
     // A worker that had not switched yet matched it with db-10.
-    let mut r = job_result(&d, 1, 1, 12, ScanOutcome::Succeeded);
-    r.db_version = "db-10".into();
-    r.inventory = inventory(&["lodash"]);
-    f.run(13, ingest(vec![r]));
+    let d = scanned_with(&f, 10, "a", 1, "db-10");
     assert_eq!(due(&f, 13), vec![d.clone()]);
     let s = f.state.artifact_schedule(&d).unwrap().unwrap();
     assert_eq!(
@@ -453,26 +460,14 @@ fn a_first_scan_matched_with_a_database_older_than_the_reevaluated_one_is_rematc
         (JobKind::Rematch, "db-20")
     );
     // Matched with the current database: nothing more to do.
-    let d2 = digest(2);
-    f.run(20, put(vec![located("b", ACC, &d2)]));
-    run_dispatch(&f, 21, vec![dispatch(&d2, 2, 1, 100, 3)]);
-    let mut r = job_result(&d2, 2, 1, 22, ScanOutcome::Succeeded);
-    r.db_version = "db-20".into();
-    r.inventory = inventory(&["lodash"]);
-    f.run(23, ingest(vec![r]));
+    let d2 = scanned_with(&f, 20, "b", 2, "db-20");
     assert!(!due(&f, 23).contains(&d2));
 }
 
 #[test]
 fn an_artifact_that_returns_after_a_reevaluation_passed_it_by_is_rematched() {
     let f = open();
-    let d = digest(1);
-    f.run(10, put(vec![located("a", ACC, &d)]));
-    run_dispatch(&f, 11, vec![dispatch(&d, 1, 1, 100, 3)]);
-    let mut r = job_result(&d, 1, 1, 12, ScanOutcome::Succeeded);
-    r.db_version = "db-10".into();
-    r.inventory = inventory(&["lodash"]);
-    f.run(13, ingest(vec![r]));
+    let d = scanned_with(&f, 10, "a", 1, "db-10");
     // Its only resource moves away: the scheduler forgets the artifact, the result stays.
     f.run(14, remove(&["a"]));
     assert!(f.state.artifact_schedule(&d).unwrap().is_none());
@@ -488,13 +483,7 @@ fn an_artifact_that_returns_after_a_reevaluation_passed_it_by_is_rematched() {
         (JobKind::Rematch, "db-20")
     );
     // One that returns already matched with the newest database is not re-matched.
-    let d2 = digest(2);
-    f.run(40, put(vec![located("c", ACC, &d2)]));
-    run_dispatch(&f, 41, vec![dispatch(&d2, 2, 1, 100, 3)]);
-    let mut r = job_result(&d2, 2, 1, 42, ScanOutcome::Succeeded);
-    r.db_version = "db-20".into();
-    r.inventory = inventory(&["lodash"]);
-    f.run(43, ingest(vec![r]));
+    let d2 = scanned_with(&f, 40, "c", 2, "db-20");
     f.run(44, remove(&["c"]));
     f.run(50, put(vec![located("e", ACC, &d2)]));
     let s = f.state.artifact_schedule(&d2).unwrap().unwrap();
