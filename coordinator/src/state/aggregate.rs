@@ -12,17 +12,18 @@ use std::collections::BTreeMap;
 
 use argus_proto::v1::{
     AggregateFindingsRequest, AggregateFindingsResponse, AggregationBucket, AggregationType, Finding, FindingStatus,
-    ResourceType, Severity, SeverityCounts,
+    Resource, ResourceType, Severity, SeverityCounts,
 };
 use prost::Message;
 
 use super::page::{self, TokenReader, TokenWriter};
 use super::view::View;
-use super::{filter, keys, records, validate};
+use super::{attach, filter, keys, records, validate};
 use crate::error::Result;
 
-fn bucket_key(aggregation: AggregationType, f: &Finding) -> Option<String> {
-    let res = f.resource.as_ref();
+/// The bucket `f` on resource `res` counts in (`res` is the current record when the bucket is
+/// the image repository, the finding's reference otherwise).
+fn bucket_key(aggregation: AggregationType, f: &Finding, res: Option<&Resource>) -> Option<String> {
     let key = match aggregation {
         AggregationType::Unspecified => return None,
         AggregationType::AggregateByAccount => f.account_id.clone(),
@@ -81,13 +82,19 @@ pub(super) fn aggregate_findings(view: &View, req: &AggregateFindingsRequest) ->
 
     let mut buckets: BTreeMap<String, SeverityCounts> = BTreeMap::new();
     let mut total = SeverityCounts::default();
+    let mut resources = attach::from_view(view);
+    let by_repository = aggregation == AggregationType::AggregateByImageRepository;
     for item in view.iter_from(keys::FINDINGS, b"") {
         let (_, value) = item?;
         let f: Finding = records::decode(keys::FINDINGS, &value)?;
-        if !filter::finding(&filter, &f) {
+        if !resources.matches(&filter, &f)? {
             continue;
         }
-        let Some(key) = bucket_key(aggregation, &f) else {
+        let res = match f.resource.as_ref() {
+            Some(r) if by_repository => resources.get(&r.resource_id)?.or(Some(r)),
+            r => r,
+        };
+        let Some(key) = bucket_key(aggregation, &f, res) else {
             continue;
         };
         count(&mut total, f.severity);

@@ -6,7 +6,8 @@ use argus_proto::internal::v1::{ChangeLogBounds, CompactChangeLog, CompactChange
 use argus_proto::v1::{FindingChange, FindingFilter};
 
 use super::apply::Ctx;
-use super::filter::{self, time_key};
+use super::attach;
+use super::filter::time_key;
 use super::view::View;
 use super::{keys, records, validate, Txn};
 use crate::error::{Error, Result};
@@ -109,20 +110,24 @@ pub(super) fn changes_after(
     if limit == 0 {
         return Ok((out, cursor.max(last)));
     }
+    let mut resources = attach::from_view(view);
     for (examined, item) in view.iter_from(keys::CHANGES, &keys::change(start)).enumerate() {
         if examined >= MAX_EXAMINED {
             break;
         }
         let (_, value) = item?;
-        let change: FindingChange = records::decode(keys::CHANGES, &value)?;
+        let mut change: FindingChange = records::decode(keys::CHANGES, &value)?;
         debug_assert!(change.cursor > last, "change log out of order");
         last = change.cursor;
         let keep = match (filter, &change.finding) {
             (None, _) => true,
-            (Some(f), Some(finding)) => filter::finding(f, finding),
+            (Some(f), Some(finding)) => resources.matches(f, finding)?,
             (Some(_), None) => false,
         };
         if keep {
+            if let Some(finding) = &mut change.finding {
+                resources.attach(finding)?;
+            }
             out.push(change);
             if out.len() >= limit {
                 break;

@@ -95,14 +95,21 @@ pub fn image_repository(resource: Option<&Resource>) -> &str {
     }
 }
 
-pub fn finding(f: &FindingFilter, x: &Finding) -> bool {
-    finding_with_status(f, x, x.status)
+/// Whether `f` looks at more of a finding's resource than the id and type its stored
+/// reference carries (`attach.rs`), so the resource's record must be read to judge it.
+pub fn needs_resource(f: &FindingFilter) -> bool {
+    !f.resource_tags.is_empty() || !f.region.is_empty() || !f.image_repository.is_empty()
+}
+
+/// Matches finding `x` on resource `res` (its current record, or its reference when `f` does
+/// not [need](needs_resource) more).
+pub fn finding(f: &FindingFilter, x: &Finding, res: Option<&Resource>) -> bool {
+    finding_with_status(f, x, res, x.status)
 }
 
 /// Matches `x` as if its status were `status`: suppression rules judge a finding as it would be
 /// unsuppressed, so a rule's own effect never decides whether it applies.
-pub fn finding_with_status(f: &FindingFilter, x: &Finding, status: i32) -> bool {
-    let res = x.resource.as_ref();
+pub fn finding_with_status(f: &FindingFilter, x: &Finding, res: Option<&Resource>, status: i32) -> bool {
     let vuln_id = x.vulnerability.as_ref().map_or("", |v| v.id.as_str());
     let (pkg_name, pkg_version) = x
         .package

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use argus_proto::v1::{ChangeKind, Finding, FindingStatus, ObservedVulnerability, Resource, ScanResult};
 
 use super::apply::Ctx;
-use super::{keys, suppression, Tally};
+use super::{attach, keys, suppression, Tally};
 use crate::error::Result;
 
 /// The stable id of the finding `obs` describes on `resource`.
@@ -19,15 +19,6 @@ pub(super) fn id_of(resource: &Resource, obs: &ObservedVulnerability) -> String 
         .as_ref()
         .map_or(("", ""), |p| (p.name.as_str(), p.file_path.as_str()));
     argus_proto::finding_id(&resource.account_id, &resource.resource_id, vuln, pkg, path)
-}
-
-/// The resource as a finding embeds it: without coverage, which changes with every scan and
-/// would make every refresh rewrite every finding's resource.
-pub(super) fn embedded(resource: &Resource) -> Resource {
-    Resource {
-        coverage: None,
-        ..resource.clone()
-    }
 }
 
 /// A finding carrying what `obs` observed; status, timestamps and suppression are the caller's.
@@ -45,7 +36,7 @@ pub(super) fn observed(id: String, resource: &Resource, obs: &ObservedVulnerabil
         first_observed_at: None,
         last_observed_at: result.scanned_at,
         updated_at: None,
-        resource: Some(embedded(resource)),
+        resource: Some(attach::reference(resource)),
         vulnerability: obs.vulnerability.clone(),
         package: obs.package.clone(),
         fix_available: obs.fix_available,
@@ -91,7 +82,7 @@ pub(super) struct Reconciled {
     pub closed: u32,
 }
 
-/// Brings one source's findings on `resource_id` in line with what it observes now. Each
+/// Brings one source's findings on `resource` in line with what it observes now. Each
 /// finding of `observed` (by id; carrying the observation, `last_observed_at` and `db_version`)
 /// is created, reopened, updated (a material change) or refreshed (the same observation: no
 /// change event). Each id of `previous` that is not observed is closed when `owned` says the
@@ -99,7 +90,7 @@ pub(super) struct Reconciled {
 /// other way round). Work happens in finding-id order.
 pub(super) fn reconcile(
     ctx: &mut Ctx,
-    resource_id: &str,
+    resource: &Resource,
     observed: BTreeMap<String, Finding>,
     previous: impl IntoIterator<Item = String>,
     owned: impl Fn(&Finding) -> bool,
@@ -114,20 +105,23 @@ pub(super) fn reconcile(
             None => {
                 new.first_observed_at = new.last_observed_at;
                 new.updated_at = Some(ctx.now);
-                let kind = if suppression::judge(&rules, &mut new) {
+                let kind = if suppression::judge(&rules, &mut new, resource) {
                     ChangeKind::Suppressed
                 } else {
                     ChangeKind::Created
                 };
-                ctx.txn
-                    .put(keys::BY_RESOURCE, keys::by_resource(resource_id, &id), Vec::new());
+                ctx.txn.put(
+                    keys::BY_RESOURCE,
+                    keys::by_resource(&resource.resource_id, &id),
+                    Vec::new(),
+                );
                 ctx.write_finding(None, &mut new, Some(kind));
                 out.created += 1;
             }
             Some(old) if !is_open(&old) => {
                 new.first_observed_at = old.first_observed_at;
                 new.updated_at = Some(ctx.now);
-                suppression::judge(&rules, &mut new);
+                suppression::judge(&rules, &mut new, resource);
                 ctx.write_finding(Some(Tally::of(&old)), &mut new, Some(ChangeKind::Reopened));
                 out.reopened += 1;
             }
@@ -141,7 +135,7 @@ pub(super) fn reconcile(
                 new.first_observed_at = old.first_observed_at;
                 new.updated_at = Some(ctx.now);
                 let was_suppressed = old.status == FindingStatus::Suppressed as i32;
-                let kind = if suppression::judge(&rules, &mut new) && !was_suppressed {
+                let kind = if suppression::judge(&rules, &mut new, resource) && !was_suppressed {
                     ChangeKind::Suppressed
                 } else {
                     ChangeKind::Updated

@@ -8,7 +8,7 @@ use argus_proto::v1::{
 };
 
 use super::apply::Ctx;
-use super::{findings, keys, network, reevaluation, scan, schedule, stale};
+use super::{findings, keys, network, reevaluation, scan, schedule, stale, suppression};
 use crate::error::Result;
 
 pub(super) fn put_accounts(ctx: &mut Ctx, req: &PutAccountsRequest) -> Result<PutAccountsResponse> {
@@ -209,6 +209,15 @@ pub(super) fn put_resources(ctx: &mut Ctx, req: &PutResourcesRequest) -> Result<
             });
         if appeared {
             network::resource_appeared(ctx, &resource)?;
+        }
+        // Findings refer to their resource (`attach.rs`), so suppression rules see the new
+        // tags at once; the findings they now hold or release change status here.
+        if live
+            && old.as_ref().is_some_and(|o| {
+                o.tags != resource.tags || o.region != resource.region || o.details != resource.details
+            })
+        {
+            suppression::rejudge_resource(ctx, &resource)?;
         }
         ctx.txn.put_record(
             keys::RESOURCES,

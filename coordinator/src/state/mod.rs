@@ -9,6 +9,7 @@
 
 mod aggregate;
 mod apply;
+mod attach;
 mod changelog;
 mod coverage;
 mod filter;
@@ -154,8 +155,14 @@ impl State {
         query::list_findings(&view::View::new(&self.db), req)
     }
 
+    /// A finding with its resource's current record attached.
     pub fn get_finding(&self, id: &str) -> Result<Option<v1::Finding>> {
-        view::View::new(&self.db).get_record(keys::FINDINGS, id.as_bytes())
+        let view = view::View::new(&self.db);
+        let Some(mut finding) = view.get_record(keys::FINDINGS, id.as_bytes())? else {
+            return Ok(None);
+        };
+        attach::from_view(&view).attach(&mut finding)?;
+        Ok(Some(finding))
     }
 
     pub fn aggregate_findings(&self, req: &v1::AggregateFindingsRequest) -> Result<v1::AggregateFindingsResponse> {

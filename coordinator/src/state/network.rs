@@ -23,7 +23,7 @@ use super::apply::Ctx;
 use super::filter::time_key;
 use super::findings::{self, Reconciled};
 use super::score::{self, Reach};
-use super::{inventory, keys, records};
+use super::{attach, inventory, keys, records};
 use crate::error::Result;
 
 /// Records one analysis (or one part of it). An analysis newer than the account and region's
@@ -155,7 +155,7 @@ fn reconcile(
         .flat_map(|o| o.exposures.iter())
         .map(|d| finding_id(resource, d))
         .collect();
-    findings::reconcile(ctx, &resource.resource_id, observed, previous, |f| {
+    findings::reconcile(ctx, resource, observed, previous, |f| {
         f.r#type == FindingType::NetworkReachability as i32
     })
 }
@@ -194,7 +194,7 @@ fn rescore_packages(ctx: &mut Ctx, resource: &Resource, reach: Reach) -> Result<
             rescored.insert(id, g);
         }
     }
-    Ok(findings::reconcile(ctx, &resource.resource_id, rescored, [], |_| false)?.updated)
+    Ok(findings::reconcile(ctx, resource, rescored, [], |_| false)?.updated)
 }
 
 /// A resource appeared (new, back from removal, or moved to another account or region): its
@@ -306,7 +306,7 @@ fn finding(resource: &Resource, d: &NetworkReachabilityDetails, at: Timestamp) -
         severity: severity(d) as i32,
         status: FindingStatus::Active as i32,
         last_observed_at: Some(at),
-        resource: Some(findings::embedded(resource)),
+        resource: Some(attach::reference(resource)),
         vulnerability: Some(Vulnerability {
             id: vulnerability_id,
             ..Default::default()

@@ -15,6 +15,7 @@ use argus_proto::v1::{
 };
 use prost::Message;
 
+use super::attach::{self, Resources};
 use super::filter::{self, time_key};
 use super::page::{self, TokenReader, TokenWriter};
 use super::records::{self, Record};
@@ -164,10 +165,17 @@ pub(super) fn list_findings(view: &View, req: &ListFindingsRequest) -> Result<Li
         .map(|r| sort.read(r, &sample))
         .transpose()?;
 
+    let mut resources = attach::from_view(view);
     let mut chosen = if sort.field == FindingSortField::SortByFindingId && !sort.desc {
-        first_by_id(view, &filter, after.as_ref().map(|a| a.1.as_str()), page_size + 1)?
+        first_by_id(
+            view,
+            &mut resources,
+            &filter,
+            after.as_ref().map(|a| a.1.as_str()),
+            page_size + 1,
+        )?
     } else {
-        best_candidates(view, &filter, sort, after.as_ref(), page_size + 1)?
+        best_candidates(view, &mut resources, &filter, sort, after.as_ref(), page_size + 1)?
     };
     let next_page_token = if chosen.len() > page_size {
         chosen.truncate(page_size);
@@ -177,6 +185,9 @@ pub(super) fn list_findings(view: &View, req: &ListFindingsRequest) -> Result<Li
     } else {
         String::new()
     };
+    for f in &mut chosen {
+        resources.attach(f)?;
+    }
     Ok(ListFindingsResponse {
         findings: chosen,
         next_page_token,
@@ -184,13 +195,19 @@ pub(super) fn list_findings(view: &View, req: &ListFindingsRequest) -> Result<Li
 }
 
 /// The first `n` matching findings after `after_id` in key (finding id) order.
-fn first_by_id(view: &View, filter: &FindingFilter, after_id: Option<&str>, n: usize) -> Result<Vec<Finding>> {
+fn first_by_id<G: FnMut(&str) -> Result<Option<Resource>>>(
+    view: &View,
+    resources: &mut Resources<G>,
+    filter: &FindingFilter,
+    after_id: Option<&str>,
+    n: usize,
+) -> Result<Vec<Finding>> {
     let start = after_id.map_or_else(Vec::new, key_after);
     let mut out = Vec::with_capacity(n);
     for item in view.iter_from(keys::FINDINGS, &start) {
         let (_, value) = item?;
         let f: Finding = records::decode(keys::FINDINGS, &value)?;
-        if filter::finding(filter, &f) {
+        if resources.matches(filter, &f)? {
             out.push(f);
             if out.len() == n {
                 break;
@@ -201,8 +218,9 @@ fn first_by_id(view: &View, filter: &FindingFilter, after_id: Option<&str>, n: u
 }
 
 /// The best `n` matching findings strictly after `after` in the sort order, sorted.
-fn best_candidates(
+fn best_candidates<G: FnMut(&str) -> Result<Option<Resource>>>(
     view: &View,
+    resources: &mut Resources<G>,
     filter: &FindingFilter,
     sort: Sort,
     after: Option<&(SortValue, String)>,
@@ -212,7 +230,7 @@ fn best_candidates(
     for item in view.iter_from(keys::FINDINGS, b"") {
         let (_, value) = item?;
         let f: Finding = records::decode(keys::FINDINGS, &value)?;
-        if !filter::finding(filter, &f) {
+        if !resources.matches(filter, &f)? {
             continue;
         }
         let pos = (sort.value(&f), f.finding_id.clone());

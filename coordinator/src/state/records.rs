@@ -54,12 +54,21 @@ impl Record for v1::Resource {
     }
 }
 
+/// A finding is stored with a reference to its resource (id and type, `attach.rs`) even when
+/// the message in hand carries the whole record: readers attach the current one.
 impl Record for v1::Finding {
     fn encode_canonical(&mut self, buf: &mut Vec<u8>) {
         let resource = self.resource.take();
         self.encode(buf).expect("a Vec grows as needed");
         if let Some(mut r) = resource {
-            encode_nested(13, &mut r, buf);
+            let reference = v1::Resource {
+                r#type: r.r#type,
+                resource_id: std::mem::take(&mut r.resource_id),
+                ..Default::default()
+            };
+            encode_key(13, WireType::LengthDelimited, buf);
+            reference.encode_length_delimited(buf).expect("a Vec grows as needed");
+            r.resource_id = reference.resource_id;
             self.resource = Some(r);
         }
     }
@@ -177,7 +186,44 @@ mod tests {
         change.finding = Some(finding);
         assert_eq!(logged, encode(&mut change));
         let back: v1::FindingChange = decode("changes", &logged).unwrap();
-        assert_eq!(back.finding.unwrap().resource.unwrap().tags.len(), 2);
+        assert_eq!(
+            back.finding.unwrap().resource.unwrap(),
+            v1::Resource {
+                resource_id: "i-1".into(),
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_stored_finding_keeps_only_its_resources_id_and_type() {
+        let resource = v1::Resource {
+            r#type: v1::ResourceType::AwsEc2Instance as i32,
+            resource_id: "i-1".into(),
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            tags: HashMap::from([("team".into(), "a".into())]),
+            ..Default::default()
+        };
+        let mut finding = v1::Finding {
+            finding_id: "f1".into(),
+            resource: Some(resource.clone()),
+            ..Default::default()
+        };
+        let back: v1::Finding = decode("findings", &encode(&mut finding)).unwrap();
+        assert_eq!(
+            finding.resource,
+            Some(resource),
+            "encoding leaves the message as it was"
+        );
+        assert_eq!(
+            back.resource,
+            Some(v1::Resource {
+                r#type: v1::ResourceType::AwsEc2Instance as i32,
+                resource_id: "i-1".into(),
+                ..Default::default()
+            })
+        );
     }
 
     #[test]
@@ -193,21 +239,23 @@ mod tests {
         for i in (0..50).rev() {
             b.tags.insert(format!("k{i}"), format!("v{i}"));
         }
-        let mut fa = v1::Finding {
-            finding_id: "f".into(),
-            resource: Some(a.clone()),
+        let mut fa = v1::Account {
+            account_id: "a".into(),
+            tags: a.tags.clone(),
             ..Default::default()
         };
-        let mut fb = v1::Finding {
-            finding_id: "f".into(),
-            resource: Some(b.clone()),
+        let mut fb = v1::Account {
+            account_id: "a".into(),
+            tags: b.tags.clone(),
             ..Default::default()
         };
         assert_eq!(encode(&mut a), encode(&mut b));
         let bytes = encode(&mut fa);
         assert_eq!(bytes, encode(&mut fb));
-        let back: v1::Finding = decode("findings", &bytes).unwrap();
+        let back: v1::Account = decode("accounts", &bytes).unwrap();
         assert_eq!(back, fa);
+        let back: v1::Resource = decode("resources", &encode(&mut a)).unwrap();
+        assert_eq!(back, a);
     }
 
     #[test]

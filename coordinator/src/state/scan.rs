@@ -173,7 +173,7 @@ fn reconcile_findings(
         }
     }
     let known = findings::ids_of_resource(ctx, &resource.resource_id)?;
-    let done = findings::reconcile(ctx, &resource.resource_id, reported, known, |f| {
+    let done = findings::reconcile(ctx, resource, reported, known, |f| {
         f.r#type != FindingType::NetworkReachability as i32
     })?;
     out.findings_created += done.created;

@@ -6,11 +6,11 @@
 
 use argus_proto::v1::{
     ChangeKind, DeleteSuppressionRuleRequest, DeleteSuppressionRuleResponse, Finding, FindingStatus,
-    PutSuppressionRuleRequest, PutSuppressionRuleResponse, SuppressionRule,
+    PutSuppressionRuleRequest, PutSuppressionRuleResponse, Resource, SuppressionRule,
 };
 
 use super::apply::Ctx;
-use super::{filter, findings, keys, records, Tally, Txn};
+use super::{attach, filter, findings, keys, records, Tally, Txn};
 use crate::error::Result;
 
 pub(super) fn load_rules(txn: &Txn) -> Result<Vec<SuppressionRule>> {
@@ -19,22 +19,32 @@ pub(super) fn load_rules(txn: &Txn) -> Result<Vec<SuppressionRule>> {
         .collect()
 }
 
-/// The first rule (in name order) that matches `finding`.
-pub(super) fn matching_rule<'r>(rules: &'r [SuppressionRule], finding: &Finding) -> Option<&'r str> {
+/// The first rule (in name order) that matches `finding` on `resource` (its current record).
+fn matching_rule<'r>(rules: &'r [SuppressionRule], finding: &Finding, resource: Option<&Resource>) -> Option<&'r str> {
     rules
         .iter()
         .find(|r| {
             r.filter
                 .as_ref()
-                .is_some_and(|f| filter::finding_with_status(f, finding, FindingStatus::Active as i32))
+                .is_some_and(|f| filter::finding_with_status(f, finding, resource, FindingStatus::Active as i32))
         })
         .map(|r| r.name.as_str())
 }
 
-/// Sets the status of an open finding from the rules; true when it ends up SUPPRESSED.
-pub(super) fn judge(rules: &[SuppressionRule], finding: &mut Finding) -> bool {
+/// Sets the status of an open finding on `resource` from the rules; true when it ends up
+/// SUPPRESSED.
+pub(super) fn judge(rules: &[SuppressionRule], finding: &mut Finding, resource: &Resource) -> bool {
     debug_assert!(findings::is_open(finding));
-    match matching_rule(rules, finding) {
+    debug_assert_eq!(
+        finding.resource.as_ref().map(|r| r.resource_id.as_str()),
+        Some(resource.resource_id.as_str())
+    );
+    set_status(finding, matching_rule(rules, finding, Some(resource)))
+}
+
+/// Suppressed by the rule `by` names, or active when none does; true when suppressed.
+fn set_status(finding: &mut Finding, by: Option<&str>) -> bool {
+    match by {
         Some(name) => {
             finding.status = FindingStatus::Suppressed as i32;
             finding.suppressed_by = name.to_string();
@@ -83,9 +93,9 @@ pub(super) fn delete_rule(
 /// now held by another rule names it (change SUPPRESSED). Returns (suppressed, restored).
 fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
     let rules = ctx.rules()?;
-    let suppressed = FindingStatus::Suppressed as i32;
     let mut touched = Vec::new();
     let (mut newly_suppressed, mut restored) = (0, 0);
+    let mut resources = attach::from_txn(ctx.txn);
     // Only the findings that change are kept; the column family itself is streamed.
     for item in ctx.txn.iter_prefix(keys::FINDINGS, b"") {
         let (_, value) = item?;
@@ -94,26 +104,72 @@ fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
             continue;
         }
         let before = Tally::of(&f);
-        let was_suppressed = f.status == suppressed;
-        let was_by = std::mem::take(&mut f.suppressed_by);
-        let now_suppressed = judge(&rules, &mut f);
-        let kind = match (was_suppressed, now_suppressed) {
-            (false, true) => {
-                newly_suppressed += 1;
-                ChangeKind::Suppressed
+        let was_suppressed = f.status == FindingStatus::Suppressed as i32;
+        // As `matching_rule`, but the resource is read only for a rule that looks at more than
+        // the reference (`attach.rs`) carries.
+        let mut by = None;
+        for rule in rules.iter() {
+            let Some(filter) = &rule.filter else { continue };
+            let resource = resources.for_filter(filter, &f)?;
+            if filter::finding_with_status(filter, &f, resource, FindingStatus::Active as i32) {
+                by = Some(rule.name.as_str());
+                break;
             }
-            (true, false) => {
-                restored += 1;
-                ChangeKind::Updated
-            }
-            (true, true) if f.suppressed_by != was_by => ChangeKind::Suppressed,
-            _ => continue,
-        };
+        }
+        let Some(kind) = rejudged(&mut f, by) else { continue };
+        match (was_suppressed, kind) {
+            (false, _) => newly_suppressed += 1,
+            (true, ChangeKind::Updated) => restored += 1,
+            _ => {}
+        }
         touched.push((before, f, kind));
     }
+    drop(resources);
     for (before, mut f, kind) in touched {
         f.updated_at = Some(ctx.now);
         ctx.write_finding(Some(before), &mut f, Some(kind));
     }
     Ok((newly_suppressed, restored))
+}
+
+/// Sets an open finding's status from `by`, the rule that matches it now; the change that
+/// makes: SUPPRESSED when newly suppressed or held by another rule, UPDATED when released,
+/// none when it stays as it was.
+fn rejudged(f: &mut Finding, by: Option<&str>) -> Option<ChangeKind> {
+    let was_suppressed = f.status == FindingStatus::Suppressed as i32;
+    let was_by = std::mem::take(&mut f.suppressed_by);
+    match (was_suppressed, set_status(f, by)) {
+        (false, true) => Some(ChangeKind::Suppressed),
+        (true, false) => Some(ChangeKind::Updated),
+        (true, true) if f.suppressed_by != was_by => Some(ChangeKind::Suppressed),
+        _ => None,
+    }
+}
+
+/// Judges the open findings of `resource` again after its record changed in what rules can
+/// look at (tags, region, details): a rule on the tag `env = test` holds the findings of a
+/// resource from the moment it is tagged so, and releases them when the tag goes.
+pub(super) fn rejudge_resource(ctx: &mut Ctx, resource: &Resource) -> Result<()> {
+    let rules = ctx.rules()?;
+    if !rules
+        .iter()
+        .any(|r| r.filter.as_ref().is_some_and(filter::needs_resource))
+    {
+        return Ok(());
+    }
+    for id in findings::ids_of_resource(ctx, &resource.resource_id)? {
+        let Some(mut f) = findings::load(ctx, &id)? else {
+            continue;
+        };
+        if !findings::is_open(&f) {
+            continue;
+        }
+        let before = Tally::of(&f);
+        let by = matching_rule(&rules, &f, Some(resource));
+        if let Some(kind) = rejudged(&mut f, by) {
+            f.updated_at = Some(ctx.now);
+            ctx.write_finding(Some(before), &mut f, Some(kind));
+        }
+    }
+    Ok(())
 }

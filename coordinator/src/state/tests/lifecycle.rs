@@ -5,8 +5,8 @@ use argus_proto::internal::v1::command_result::Kind as Res;
 use argus_proto::internal::v1::SetCoverage;
 use argus_proto::v1::{
     Account, ChangeKind, Coverage, CoverageReason, CoverageStatus, DeleteSuppressionRuleRequest, FindingFilter,
-    FindingStatus, IngestScanResultsResponse, PutAccountsRequest, RemoveAccountsRequest, ScanOutcome, Severity,
-    StringComparison, StringFilter,
+    FindingStatus, IngestScanResultsResponse, ListFindingsRequest, MapFilter, PutAccountsRequest,
+    RemoveAccountsRequest, ScanOutcome, Severity, StringComparison, StringFilter,
 };
 
 use super::*;
@@ -55,11 +55,17 @@ fn a_new_finding_is_created_active_with_its_observation_and_the_resource() {
     assert_eq!(x.last_observed_at, Some(ts(100)));
     assert_eq!(x.updated_at, Some(ts(20)));
     assert_eq!(x.db_version, "db-100");
-    let embedded = x.resource.unwrap();
-    assert_eq!(embedded.resource_id, "img-a");
+    let attached = x.resource.unwrap();
+    assert_eq!(
+        attached,
+        Resource {
+            coverage: None,
+            ..f.resource("img-a")
+        }
+    );
     assert!(
-        embedded.coverage.is_none(),
-        "findings embed the resource without coverage"
+        attached.coverage.is_none(),
+        "findings show their resource without coverage"
     );
     assert_eq!(kinds(&f), vec![(ChangeKind::Created, id)]);
     let cov = f.resource("img-a").coverage.unwrap();
@@ -488,6 +494,62 @@ fn a_closed_finding_stays_closed_under_a_rule_and_reopens_suppressed() {
     let x = f.finding(&id);
     assert_eq!((x.status(), x.suppressed_by.as_str()), (FindingStatus::Suppressed, "r"));
     assert_eq!(kinds(&f).last().unwrap(), &(ChangeKind::Reopened, id));
+}
+
+#[test]
+fn a_finding_shows_its_resource_as_it_is_now_and_tag_rules_follow_retagging() {
+    let (f, id) = scanned();
+    let env_test = FindingFilter {
+        resource_tags: vec![MapFilter {
+            key: "env".into(),
+            value: "test".into(),
+            comparison: StringComparison::Equals as i32,
+        }],
+        ..Default::default()
+    };
+    f.run(30, rule("test-envs", env_test.clone()));
+    assert_eq!(f.finding(&id).status(), FindingStatus::Active);
+    let listed = |filter: &FindingFilter| -> Vec<String> {
+        let req = ListFindingsRequest {
+            filter: Some(filter.clone()),
+            ..Default::default()
+        };
+        let resp = f.state.list_findings(&req).unwrap();
+        resp.findings.into_iter().map(|x| x.finding_id).collect()
+    };
+    let any_status = FindingFilter {
+        status: vec![FindingStatus::Active as i32, FindingStatus::Suppressed as i32],
+        ..env_test.clone()
+    };
+    assert!(listed(&any_status).is_empty());
+
+    // Retagged to env=test: the rule holds the finding from this proposal on, and every
+    // reader shows the new tags.
+    let mut retagged = image("img-a", ACC, &digest(1));
+    retagged.tags.insert("env".into(), "test".into());
+    f.run(40, put(vec![retagged.clone()]));
+    let x = f.finding(&id);
+    assert_eq!(
+        (x.status(), x.suppressed_by.as_str()),
+        (FindingStatus::Suppressed, "test-envs")
+    );
+    assert_eq!(x.updated_at, Some(ts(40)));
+    assert_eq!(x.resource.as_ref().unwrap().tags["env"], "test");
+    assert_eq!(listed(&any_status), vec![id.clone()]);
+    let last = f.changes().pop().unwrap();
+    assert_eq!(last.kind(), ChangeKind::Suppressed);
+    assert_eq!(last.finding.unwrap().resource.unwrap().tags["env"], "test");
+    let (matching, _) = f.state.changes_after(0, Some(&any_status), 100).unwrap();
+    assert_eq!(matching.len(), 2, "the feed filters on the tags as they are now");
+
+    // The same tags again change nothing; back to env=prod releases the finding.
+    f.run(45, put(vec![retagged]));
+    assert_eq!(f.finding(&id).updated_at, Some(ts(40)));
+    f.run(50, put(vec![image("img-a", ACC, &digest(1))]));
+    let x = f.finding(&id);
+    assert_eq!((x.status(), x.suppressed_by.as_str()), (FindingStatus::Active, ""));
+    assert_eq!(kinds(&f).last().unwrap(), &(ChangeKind::Updated, id));
+    assert!(listed(&any_status).is_empty());
 }
 
 #[test]
