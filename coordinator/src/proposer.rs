@@ -97,7 +97,7 @@ async fn batch_loop(
                 now: Some(SystemTime::now().into()),
                 commands,
             };
-            match raft.client_write(Request(Arc::new(proposal))).await {
+            match raft.client_write(Request::new(proposal)).await {
                 Ok(resp) => {
                     let results = resp.data.0.results;
                     debug_assert_eq!(results.len(), n, "one result per command");

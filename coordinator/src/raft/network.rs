@@ -310,9 +310,8 @@ impl RaftNetwork<TypeConfig> for Connection {
 
 /// A cheap upper-bound-ish estimate of an entry's encoded size (its payload dominates).
 fn approximate_size(entry: &openraft::Entry<TypeConfig>) -> usize {
-    use prost::Message;
     match &entry.payload {
-        openraft::EntryPayload::Normal(request) => request.0.encoded_len() + 64,
+        openraft::EntryPayload::Normal(request) => request.encoded_len() + 64,
         _ => 256,
     }
 }

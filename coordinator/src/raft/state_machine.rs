@@ -115,8 +115,12 @@ fn apply_batch(
             EntryPayload::Blank => Reply::default(),
             // An empty proposal changes nothing; answering it here keeps it from reaching the
             // state's command dispatch at all.
-            EntryPayload::Normal(request) if request.0.commands.is_empty() => Reply::default(),
-            EntryPayload::Normal(request) => Reply(state.apply(&mut txn, &request.0).map_err(|e| (entry.log_id, e))?),
+            EntryPayload::Normal(request) if request.proposal().commands.is_empty() => Reply::default(),
+            EntryPayload::Normal(request) => Reply(
+                state
+                    .apply(&mut txn, request.proposal())
+                    .map_err(|e| (entry.log_id, e))?,
+            ),
             EntryPayload::Membership(m) => {
                 membership = StoredMembership::new(Some(entry.log_id), m.clone());
                 membership_changed = true;

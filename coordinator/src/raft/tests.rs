@@ -17,6 +17,7 @@ use openraft::testing::{blank_ent, log_id, membership_ent, StoreBuilder, Suite};
 use openraft::{
     BasicNode, Entry, EntryPayload, RaftLogReader, RaftSnapshotBuilder, SnapshotSegmentId, StorageError, Vote,
 };
+use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rocksdb::{IteratorMode, WriteOptions, DB};
@@ -73,18 +74,18 @@ fn normal(term: u64, index: u64) -> Entry<TypeConfig> {
     };
     Entry {
         log_id: log_id(term, 1, index),
-        payload: EntryPayload::Normal(Request(Arc::new(Proposal {
+        payload: EntryPayload::Normal(Request::new(Proposal {
             now: None,
             commands: vec![command],
-        }))),
+        })),
     }
 }
 
 fn empty_proposal() -> Request {
-    Request(Arc::new(Proposal {
+    Request::new(Proposal {
         now: None,
         commands: Vec::new(),
-    }))
+    })
 }
 
 /// Writes `records` random keys and values of random sizes into the state column families,
@@ -401,6 +402,29 @@ fn raft_answers_and_errors_survive_the_payload_codec() {
     let back: AppendEntriesRequest<TypeConfig> = codec::decode(&codec::encode(&request).unwrap()).unwrap();
     assert_eq!(back.entries, request.entries);
     assert_eq!(back.prev_log_id, request.prev_log_id);
+}
+
+#[test]
+fn a_request_travels_as_its_proposals_protobuf_bytes_encoded_once() {
+    let request = match normal(2, 5).payload {
+        EntryPayload::Normal(r) => r,
+        _ => unreachable!(),
+    };
+    let bytes = codec::encode(&request).unwrap();
+    let proposal = request.proposal().encode_to_vec();
+    assert!(!proposal.is_empty());
+    assert!(
+        bytes.ends_with(&proposal),
+        "postcard frames the protobuf bytes as they are"
+    );
+    assert_eq!(request.encoded_len(), proposal.len());
+    let back: Request = codec::decode(&bytes).unwrap();
+    assert_eq!(back, request);
+    assert_eq!(
+        codec::encode(&back).unwrap(),
+        bytes,
+        "a follower stores what it received"
+    );
 }
 
 #[tokio::test]

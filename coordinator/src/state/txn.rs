@@ -21,13 +21,24 @@ pub struct Txn {
     /// Pending writes by column family, then key. Keyed per family so a lookup borrows the key
     /// instead of building an owned (family, key) pair for every read of an apply.
     pending: BTreeMap<&'static str, Pending>,
+    /// What the pending writes take in a RocksDB batch, at least (keys, values and a few bytes
+    /// of framing each; an overwritten key counts twice): the batch is sized once from it,
+    /// because growing it while copying a megabyte of findings in showed up as 2-3 % of a
+    /// follower's CPU.
+    batch_bytes: usize,
 }
+
+/// A batch entry's framing: type byte, column family, key and value lengths (varints).
+const ENTRY_FRAMING: usize = 16;
+/// A batch's header: sequence number and count.
+const BATCH_HEADER: usize = 12;
 
 impl Txn {
     pub fn new(db: Arc<DB>) -> Self {
         Self {
             db,
             pending: BTreeMap::new(),
+            batch_bytes: BATCH_HEADER,
         }
     }
 
@@ -54,14 +65,15 @@ impl Txn {
     }
 
     pub fn put(&mut self, cf: &'static str, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.pending
-            .entry(cf)
-            .or_default()
-            .insert(key.into(), Some(value.into()));
+        let (key, value) = (key.into(), value.into());
+        self.batch_bytes += ENTRY_FRAMING + key.len() + value.len();
+        self.pending.entry(cf).or_default().insert(key, Some(value));
     }
 
     pub fn delete(&mut self, cf: &'static str, key: impl Into<Vec<u8>>) {
-        self.pending.entry(cf).or_default().insert(key.into(), None);
+        let key = key.into();
+        self.batch_bytes += ENTRY_FRAMING + key.len();
+        self.pending.entry(cf).or_default().insert(key, None);
     }
 
     /// The record under `key`, decoded where it lies (the pending write, or RocksDB's pinned
@@ -109,7 +121,7 @@ impl Txn {
 
     /// The pending writes as one RocksDB batch.
     pub fn into_batch(self) -> (Arc<DB>, WriteBatch) {
-        let mut batch = WriteBatch::default();
+        let mut batch = WriteBatch::with_capacity_bytes(self.batch_bytes);
         for (cf, writes) in &self.pending {
             let handle = self.cf(cf);
             for (key, value) in writes {
@@ -119,6 +131,10 @@ impl Txn {
                 }
             }
         }
+        debug_assert!(
+            batch.size_in_bytes() <= self.batch_bytes,
+            "the batch was sized too small"
+        );
         (self.db, batch)
     }
 }
