@@ -79,12 +79,9 @@ impl<G: FnMut(&str) -> Result<Option<Resource>>> Resources<G> {
         Ok(())
     }
 
-    /// The resource `f` should be judged against: the current record when `f` looks at more
-    /// than the id and type, the finding's own reference otherwise (no lookup).
-    pub fn for_filter<'s>(&'s mut self, f: &FindingFilter, finding: &'s Finding) -> Result<Option<&'s Resource>> {
-        if !filter::needs_resource(f) {
-            return Ok(finding.resource.as_ref());
-        }
+    /// The current record of `finding`'s resource, or the finding's own reference when it
+    /// names none or the record is missing.
+    pub fn of<'s>(&'s mut self, finding: &'s Finding) -> Result<Option<&'s Resource>> {
         let id = referred_id(finding);
         if id.is_empty() {
             return Ok(finding.resource.as_ref());
@@ -92,9 +89,14 @@ impl<G: FnMut(&str) -> Result<Option<Resource>>> Resources<G> {
         Ok(self.get(id)?.or(finding.resource.as_ref()))
     }
 
-    /// Whether `finding` matches `f`.
+    /// Whether `finding` matches `f`: against the current record when `f` looks at more than
+    /// the id and type, against the finding's reference otherwise (no lookup).
     pub fn matches(&mut self, f: &FindingFilter, finding: &Finding) -> Result<bool> {
-        let resource = self.for_filter(f, finding)?;
+        let resource = if filter::needs_resource(f) {
+            self.of(finding)?
+        } else {
+            finding.resource.as_ref()
+        };
         Ok(filter::finding(f, finding, resource))
     }
 }

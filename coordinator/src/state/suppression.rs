@@ -95,6 +95,7 @@ fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
     let rules = ctx.rules()?;
     let mut touched = Vec::new();
     let (mut newly_suppressed, mut restored) = (0, 0);
+    let need_resource = need_resource(&rules);
     let mut resources = attach::from_txn(ctx.txn);
     // Only the findings that change are kept; the column family itself is streamed.
     for item in ctx.txn.iter_prefix(keys::FINDINGS, b"") {
@@ -105,17 +106,12 @@ fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
         }
         let before = Tally::of(&f);
         let was_suppressed = f.status == FindingStatus::Suppressed as i32;
-        // As `matching_rule`, but the resource is read only for a rule that looks at more than
-        // the reference (`attach.rs`) carries.
-        let mut by = None;
-        for rule in rules.iter() {
-            let Some(filter) = &rule.filter else { continue };
-            let resource = resources.for_filter(filter, &f)?;
-            if filter::finding_with_status(filter, &f, resource, FindingStatus::Active as i32) {
-                by = Some(rule.name.as_str());
-                break;
-            }
-        }
+        let resource = if need_resource {
+            resources.of(&f)?
+        } else {
+            f.resource.as_ref()
+        };
+        let by = matching_rule(&rules, &f, resource);
         let Some(kind) = rejudged(&mut f, by) else { continue };
         match (was_suppressed, kind) {
             (false, _) => newly_suppressed += 1,
@@ -130,6 +126,14 @@ fn reevaluate(ctx: &mut Ctx) -> Result<(u64, u64)> {
         ctx.write_finding(Some(before), &mut f, Some(kind));
     }
     Ok((newly_suppressed, restored))
+}
+
+/// Whether some rule looks at more of a resource than a finding's reference (`attach.rs`)
+/// carries, so judging needs the resource's record.
+fn need_resource(rules: &[SuppressionRule]) -> bool {
+    rules
+        .iter()
+        .any(|r| r.filter.as_ref().is_some_and(filter::needs_resource))
 }
 
 /// Sets an open finding's status from `by`, the rule that matches it now; the change that
@@ -151,10 +155,7 @@ fn rejudged(f: &mut Finding, by: Option<&str>) -> Option<ChangeKind> {
 /// resource from the moment it is tagged so, and releases them when the tag goes.
 pub(super) fn rejudge_resource(ctx: &mut Ctx, resource: &Resource) -> Result<()> {
     let rules = ctx.rules()?;
-    if !rules
-        .iter()
-        .any(|r| r.filter.as_ref().is_some_and(filter::needs_resource))
-    {
+    if !need_resource(&rules) {
         return Ok(());
     }
     for id in findings::ids_of_resource(ctx, &resource.resource_id)? {
