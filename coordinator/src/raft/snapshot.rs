@@ -190,10 +190,10 @@ impl SnapshotStore {
             db.snapshot()
         };
         // DURABILITY: once this snapshot exists openraft may purge the log up to its last log
-        // id, so everything the view holds must be on disk first. Applying writes without sync
-        // (the log is the durable copy), so sync the WAL now: every write the view sees was
-        // written to the WAL before the view was taken.
-        db.flush_wal(true)?;
+        // id, so everything the view holds must be in table files first: applying writes
+        // without the WAL (`State::commit`). The flush covers every write made before it, so
+        // every write the view sees.
+        state::persist(db)?;
         let (last_log_id, last_membership) = applied_state_from(|key| Ok(view.get_cf(cf(db, CF_SM_META), key)?))?;
         let snapshot_id = format!(
             "{}-{}-{}",
@@ -335,6 +335,12 @@ impl SnapshotStore {
         batch.put_cf(cf(db, CF_RAFT_META), KEY_INSTALLING, codec::encode(marker)?);
         db.write_opt(batch, &synced())?;
 
+        // DURABILITY: the clearing below goes through the WAL, and so would be replayed after a
+        // crash on top of the table files. Applied writes that never reached them (applying
+        // skips the WAL) would then be lost while older values of the same keys came back,
+        // outside the range `clear_cf` computed from the current data. Persisting them first
+        // makes the table files hold exactly what the clearing sees.
+        state::persist(db)?;
         for name in state::COLUMN_FAMILIES {
             clear_cf(db, name)?;
         }

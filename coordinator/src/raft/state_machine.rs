@@ -136,12 +136,13 @@ fn apply_batch(
     for (key, value) in meta.records().map_err(|e| (last, e))? {
         txn.put(CF_SM_META, key, value);
     }
-    // DURABILITY: one atomic write, not synced. The entries are in the synced Raft log, and at
-    // start-up openraft re-applies every committed entry after the applied id this write
-    // recorded, so losing it in a crash only repeats work. The log is never purged past an
-    // applied id that is not on disk: building a snapshot syncs the WAL before purging can
-    // start (see `snapshot`). Log and state share one WAL, and RocksDB recovers a prefix of it,
-    // so a recovered state never runs ahead of the recovered log.
+    // DURABILITY: one atomic write, without the WAL (`State::commit`). The entries are in the
+    // synced Raft log, and at start-up openraft re-applies every committed entry after the
+    // applied id that survived, so losing this write in a crash only repeats work. The log is
+    // never purged past an applied id that is not in table files: building a snapshot
+    // flushes the state before purging can start (see `snapshot`). An entry is applied only
+    // after its synced append returned (`log_store::append`), so a recovered state never
+    // runs ahead of the recovered log.
     state.commit(txn).map_err(|e| (last, e))?;
     Ok((replies, membership))
 }

@@ -63,6 +63,10 @@ fn db_options() -> Options {
     // The durability reasoning of this crate assumes RocksDB recovers a consistent prefix of the
     // WAL after a crash (RocksDB's default, stated here because everything depends on it).
     opts.set_wal_recovery_mode(DBRecoveryMode::PointInTime);
+    // The state machine writes without the WAL (`State::commit`): after a crash its column
+    // families hold what their last flush wrote. Flushing them all together keeps that one
+    // consistent applied point (sm_meta's applied log id with exactly the data it describes).
+    opts.set_atomic_flush(true);
     // Spread the writeback of large flushes and compactions instead of one long fsync stall that
     // would delay the log's own synced appends.
     opts.set_bytes_per_sync(1 << 20);

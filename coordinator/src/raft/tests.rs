@@ -352,6 +352,101 @@ async fn log_vote_committed_and_purge_point_survive_reopening_the_database() {
     assert_eq!(log.read_committed().await.unwrap(), Some(written[29].log_id));
 }
 
+/// Set in the child process of the crash test: the store directory it writes before it kills
+/// itself.
+const CRASH_CHILD: &str = "ARGUS_TEST_CRASH_CHILD";
+const CRASH_TEST: &str =
+    "raft::tests::a_coordinator_killed_before_its_state_reached_disk_reapplies_its_log_to_the_same_state";
+
+/// A membership, 50 images, then ten entries of five scan results with 40 findings each: 2,000
+/// findings, all at term 1.
+fn scan_entries() -> Vec<Entry<TypeConfig>> {
+    use crate::state::tests::{digest, image, ingest, put, result, ts, vuln};
+
+    let entry = |index: u64, kind| Entry {
+        log_id: log_id(1, 1, index),
+        payload: EntryPayload::Normal(Request::new(Proposal {
+            now: Some(ts(1_000 + index as i64)),
+            commands: vec![Command { kind: Some(kind) }],
+        })),
+    };
+    let images = (0..50)
+        .map(|i| image(&format!("img-{i}"), "123456789012", &digest(i)))
+        .collect();
+    let mut entries = vec![membership(1, 1, &[1]), entry(2, put(images))];
+    for chunk in 0..10 {
+        let results = (chunk * 5..chunk * 5 + 5)
+            .map(|d| {
+                let vulns = (0..40)
+                    .map(|v| vuln(&format!("CVE-2024-{v:05}"), &format!("pkg{}", v % 13)))
+                    .collect();
+                result(&digest(d), 500, vulns)
+            })
+            .collect();
+        entries.push(entry(3 + chunk, ingest(results)));
+    }
+    entries
+}
+
+/// The child's part: what a coordinator does (append, apply, snapshot, purge behind it, apply
+/// more, remember the commit point), then kill -9 with the newest state only in memtables.
+async fn write_then_die(dir: &Path) -> ! {
+    let entries = scan_entries();
+    let (_db, mut log, mut sm) = open_at(dir);
+    log.blocking_append(entries.clone()).await.unwrap();
+    sm.apply(entries[..7].to_vec()).await.unwrap();
+    sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    log.purge(entries[6].log_id).await.unwrap();
+    sm.apply(entries[7..].to_vec()).await.unwrap();
+    log.save_committed(Some(entries[11].log_id)).await.unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &std::process::id().to_string()])
+        .status();
+    std::process::abort()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_killed_before_its_state_reached_disk_reapplies_its_log_to_the_same_state() {
+    if let Some(dir) = std::env::var_os(CRASH_CHILD) {
+        write_then_die(Path::new(&dir)).await;
+    }
+    use std::os::unix::process::ExitStatusExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([CRASH_TEST, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CRASH_CHILD, dir.path())
+        .status()
+        .unwrap();
+    assert_eq!(status.signal(), Some(9), "the child was to kill itself: {status:?}");
+
+    let entries = scan_entries();
+    let (db, mut log, mut sm) = open_at(dir.path());
+    // Applying skips the WAL: the state that survived is the one the snapshot flushed, and the
+    // log still holds every entry after it.
+    assert_eq!(sm.applied_state().await.unwrap().0, Some(entries[6].log_id));
+    let st = log.get_log_state().await.unwrap();
+    assert_eq!(
+        (st.last_purged_log_id, st.last_log_id),
+        (Some(entries[6].log_id), Some(entries[11].log_id))
+    );
+    // Start-up as openraft does it re-applies the committed entries.
+    let initial = openraft::storage::StorageHelper::new(&mut log, &mut sm)
+        .get_initial_state()
+        .await
+        .unwrap();
+    assert_eq!(initial.committed, Some(entries[11].log_id));
+    assert_eq!(sm.applied_state().await.unwrap().0, Some(entries[11].log_id));
+
+    let clean_dir = tempfile::tempdir().unwrap();
+    let (clean, _clean_log, mut clean_sm) = open_at(clean_dir.path());
+    clean_sm.apply(entries).await.unwrap();
+    let compared = assert_same_state(&clean, &db);
+    assert!(compared > 2 * 2_000, "findings and their changes: {compared} records");
+    let findings = db.iterator_cf(cf(&db, "findings"), IteratorMode::Start).count();
+    assert_eq!(findings, 2_000);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_proposals_are_answered_without_reaching_the_state() {
     let dir = tempfile::tempdir().unwrap();
