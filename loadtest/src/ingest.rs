@@ -10,9 +10,11 @@ use anyhow::Context;
 use argus_proto::v1::{IngestScanResultsRequest, PutResourcesRequest, TriggerSnapshotRequest};
 use argus_tests::cluster::Cluster;
 use argus_tests::estate::{image, scan};
+use bytes::Bytes;
 use clap::Args;
 use serde_json::json;
 
+use crate::encoded;
 use crate::process::{du_bytes, status_kib};
 
 #[derive(Debug, Args)]
@@ -73,33 +75,36 @@ async fn run_async(args: IngestArgs) -> anyhow::Result<()> {
             .context("put resources")?;
     }
 
+    // Every request is built and encoded before the clock starts (`encoded.rs`), so that the
+    // cores go to the coordinators measured, not to making up their input.
+    let per_request = args.results_per_request as u64;
+    let requests: Arc<Vec<Bytes>> = Arc::new(
+        (0..artifacts.div_ceil(per_request))
+            .map(|r| {
+                let results = (r * per_request..((r + 1) * per_request).min(artifacts))
+                    .map(|n| scan(n, 1_700_000_000, args.per_result))
+                    .collect();
+                encoded::encode(&IngestScanResultsRequest { results })
+            })
+            .collect(),
+    );
+
     // Ingest: `concurrency` tasks pull request numbers from a shared counter.
     let next = Arc::new(AtomicU64::new(0));
-    let requests = artifacts.div_ceil(args.results_per_request as u64);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, next) = (client.clone(), next.clone());
-        let (per_request, per_result) = (args.results_per_request as u64, args.per_result);
+        let (client, next, requests) = (client.clone(), next.clone(), requests.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut created = 0u64;
             loop {
-                let r = next.fetch_add(1, Ordering::Relaxed);
-                if r >= requests {
+                let r = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(body) = requests.get(r) else {
                     return anyhow::Ok((latencies, created));
-                }
-                let results = (r * per_request..((r + 1) * per_request).min(artifacts))
-                    .map(|n| scan(n, 1_700_000_000, per_result))
-                    .collect();
-                let req = IngestScanResultsRequest { results };
+                };
                 let t = Instant::now();
-                let resp = client
-                    .retry(|c| {
-                        let r = req.clone();
-                        async move { c.findings().ingest_scan_results(r).await }
-                    })
-                    .await?;
+                let resp = client.retry(|c| encoded::ingest(c, body.clone())).await?;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                 created += resp.findings_created as u64;
             }

@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod encoded;
 mod estate;
 mod image;
 mod ingest;
