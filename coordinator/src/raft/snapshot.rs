@@ -189,11 +189,6 @@ impl SnapshotStore {
             let _replacing = self.replacing.lock().expect("install lock");
             db.snapshot()
         };
-        // DURABILITY: once this snapshot exists openraft may purge the log up to its last log
-        // id, so everything the view holds must be in table files first: applying writes
-        // without the WAL (`State::commit`). The flush covers every write made before it, so
-        // every write the view sees.
-        state::persist(db)?;
         let (last_log_id, last_membership) = applied_state_from(|key| Ok(view.get_cf(cf(db, CF_SM_META), key)?))?;
         let snapshot_id = format!(
             "{}-{}-{}",
@@ -208,15 +203,27 @@ impl SnapshotStore {
         };
 
         let temp = self.temp_path("build");
-        let written = write_file(&temp, &meta, |out| {
-            for name in state::COLUMN_FAMILIES {
-                out.column_family(name)?;
-                for item in view.iterator_cf(cf(db, name), IteratorMode::Start) {
-                    let (k, v) = item?;
-                    out.record(&k, &v)?;
+        let written = std::thread::scope(|scope| {
+            // DURABILITY: once this snapshot exists openraft may purge the log up to its last
+            // log id, so everything the view holds must be in table files before it is
+            // published below: applying writes without the WAL (`State::commit`). The flush
+            // covers every write made before it started, so every write the view sees. It runs
+            // beside the writing of the file, which reads the view and not the memtables (at
+            // 1,000,000 findings a build took 3.2-3.3 s before state writes skipped the WAL and
+            // 3.4-4.7 s with the flush ahead of the file).
+            let flushing = scope.spawn(|| state::persist(db));
+            let written = write_file(&temp, &meta, |out| {
+                for name in state::COLUMN_FAMILIES {
+                    out.column_family(name)?;
+                    for item in view.iterator_cf(cf(db, name), IteratorMode::Start) {
+                        let (k, v) = item?;
+                        out.record(&k, &v)?;
+                    }
                 }
-            }
-            Ok(())
+                Ok(())
+            });
+            let flushed = flushing.join().expect("state flush thread");
+            written.and_then(|records| flushed.map(|()| records))
         });
         let records = match written {
             Ok(records) => records,
