@@ -37,7 +37,7 @@ pub async fn ingest(client: Client, body: Bytes) -> Result<tonic::Response<Inges
 }
 
 /// Writes a message that is already encoded; reads the response as the generated client does.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct PreEncoded;
 
 impl Codec for PreEncoded {

@@ -345,7 +345,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         );
         // DURABILITY: openraft counts an entry toward the commit quorum once `callback` reports
         // it flushed, so the callback runs only after a synced write has returned: the entries
-        // (and, through the shared WAL, every earlier write) are on disk by then.
+        // (and, through the WAL, every earlier log and Raft-metadata write) are on disk by
+        // then. State writes skip the WAL and are not covered (`State::commit`).
         let res = self
             .run(move |db| {
                 let log = cf(db, CF_LOG);
