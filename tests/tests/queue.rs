@@ -338,3 +338,32 @@ async fn nats_restarted_with_an_empty_store_works_again_through_the_same_handles
     assert_eq!(got.len(), 1, "{}", server.log_tail());
     got[0].ack().await.unwrap();
 }
+
+/// A worker starting while NATS is away: its request for the consumer goes unanswered for
+/// longer than one request may wait, and the consumer is set up once the server is back (with
+/// an empty store) instead of the worker giving up on its first timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_asked_for_while_nats_is_down_is_set_up_once_it_is_back() {
+    let mut server = NatsServer::start();
+    let q = Queue::connect_nats(&server.url(), config()).await.unwrap();
+    server.kill();
+    let asking = tokio::spawn({
+        let q = q.clone();
+        async move { q.jobs().await }
+    });
+    // The outage outlasts JetStream's request timeout (5 s), so one attempt times out.
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(7) {
+        assert!(!asking.is_finished(), "gave up while the server was down");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.restart_empty();
+    let jobs = asking
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the consumer was not set up: {e}\n{}", server.log_tail()));
+    publish(&q, "after/1", "after").await;
+    let got = jobs.fetch(1, PATIENCE).await.unwrap();
+    assert_eq!(got.len(), 1, "{}", server.log_tail());
+    got[0].ack().await.unwrap();
+}

@@ -115,7 +115,7 @@ struct Ctx {
 
 /// Runs jobs from `queue` until `shutdown` completes, then stops fetching, gives running jobs
 /// `shutdown_grace` to finish and hands the rest back. Fails only when the jobs consumer
-/// cannot be set up; later queue errors are logged and retried.
+/// cannot be set up within the queue's `retry_for`; later queue errors are logged and retried.
 pub async fn run(
     queue: Queue,
     db: DbSlot,

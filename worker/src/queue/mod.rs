@@ -82,8 +82,8 @@ pub struct QueueConfig {
     /// Deliveries one consumer may have outstanding (unacked); fetches return nothing more
     /// until some are settled.
     pub max_ack_pending: u32,
-    /// How long a NATS publish keeps retrying through an outage (reconnects, a server that came
-    /// back with an empty store) before it fails.
+    /// How long a NATS publish, connecting, or setting up a consumer keeps retrying through an
+    /// outage (reconnects, a server that came back with an empty store) before it fails.
     #[serde(rename = "retry_for_ms", with = "millis")]
     pub retry_for: Duration,
 }
@@ -239,7 +239,8 @@ impl Queue {
         }
     }
 
-    /// The shared durable consumer of jobs.
+    /// The shared durable consumer of jobs. On NATS, a server that does not answer is retried
+    /// for [`QueueConfig::retry_for`].
     pub async fn jobs(&self) -> Result<Consumer> {
         self.consumer(Which::Jobs).await
     }

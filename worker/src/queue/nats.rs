@@ -80,14 +80,26 @@ impl NatsQueue {
                 results: Mutex::new(None),
             }),
         };
-        let deadline = Instant::now() + queue.inner.cfg.retry_for;
+        queue.retrying("nats not ready", || queue.ensure_streams()).await?;
+        Ok(queue)
+    }
+
+    /// Runs `op` until it succeeds or `retry_for` has passed. Setting up needs the server to
+    /// answer, and a request in flight when the server goes away times out even if the server
+    /// is back a moment later: one attempt is not enough to give up on.
+    async fn retrying<T, F, Fut>(&self, what: &'static str, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = Instant::now() + self.inner.cfg.retry_for;
         let mut backoff = Duration::from_millis(50);
         loop {
-            match queue.ensure_streams().await {
-                Ok(()) => return Ok(queue),
+            match op().await {
+                Ok(v) => return Ok(v),
                 Err(e) if Instant::now() + backoff >= deadline => return Err(e),
                 Err(e) => {
-                    debug!(error = %e, "nats not ready; retrying");
+                    debug!(error = %e, "{what}; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = backoff_after(backoff);
                 }
@@ -237,8 +249,11 @@ impl NatsQueue {
         }
     }
 
+    /// The consumer handle, once the server has it (retried for `retry_for`); later fetches
+    /// re-create it whenever the server lost it.
     pub(super) async fn consumer(&self, which: Which) -> Result<NatsConsumer> {
-        self.pull_consumer(which).await?;
+        self.retrying("consumer not ready", || self.pull_consumer(which))
+            .await?;
         Ok(NatsConsumer {
             queue: self.clone(),
             which,
