@@ -18,6 +18,20 @@ pub mod pipeline;
 pub mod registry;
 pub mod up;
 
+/// Whether `name` is one of the variables cargo sets for a crate's own build or run (its
+/// manifest, package metadata, output directories), as opposed to the user's configuration.
+fn is_crate_variable(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "CARGO_CRATE_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "OUT_DIR",
+    ];
+    const PREFIXES: &[&str] = &["CARGO_MANIFEST_", "CARGO_PKG_", "CARGO_BIN_"];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 /// `sha256:<hex>` of `data`.
 pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(data)))
@@ -42,6 +56,15 @@ pub fn argus_bin() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.args(["build", "--quiet", "--bin", "argus", "-p", "argus-coordinator"]);
+            // Cargo gives this test process the variables of the crate it belongs to, and some
+            // build scripts (ring's) ask to be rerun when one of them changes: inherited, they
+            // made this build and the next `cargo nextest run` rebuild ring and everything above
+            // it in turn, several minutes of CI spent inside the first test that got here.
+            for (name, _) in std::env::vars_os() {
+                if name.to_str().is_some_and(is_crate_variable) {
+                    cmd.env_remove(&name);
+                }
+            }
             if profile != "debug" {
                 cmd.args(["--profile", profile]);
             }
@@ -128,4 +151,19 @@ pub fn run_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_crate_variable;
+
+    #[test]
+    fn the_crates_own_variables_are_dropped_and_the_users_configuration_kept() {
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_CRATE_NAME", "OUT_DIR"] {
+            assert!(is_crate_variable(name), "{name}");
+        }
+        for name in ["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_TERM_COLOR", "CXXFLAGS", "PATH"] {
+            assert!(!is_crate_variable(name), "{name}");
+        }
+    }
 }
