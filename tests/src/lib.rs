@@ -41,7 +41,11 @@ pub fn sha256(data: &[u8]) -> String {
 /// per test process.
 ///
 /// Cargo builds a package's binaries only for that package's own integration tests, so a test
-/// in this crate would otherwise run whatever stale `argus` the target directory holds.
+/// in this crate would otherwise run whatever stale `argus` the target directory holds. The
+/// build asks for the whole workspace and one test target (`coordinator/tests/help.rs`) so that
+/// cargo resolves features as `cargo test --workspace` does, dev-dependencies included: then
+/// the `argus` that run's build phase made is up to date here, and a new clone does not compile
+/// the coordinator a second time inside a test's time limit.
 pub fn argus_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
@@ -55,7 +59,7 @@ pub fn argus_bin() -> PathBuf {
             let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--quiet", "--bin", "argus", "-p", "argus-coordinator"]);
+            cmd.args(["build", "--quiet", "--workspace", "--bin", "argus", "--test", "help"]);
             // Cargo gives this test process the variables of the crate it belongs to, and some
             // build scripts (ring's) ask to be rerun when one of them changes: inherited, they
             // made this build and the next `cargo nextest run` rebuild ring and everything above
