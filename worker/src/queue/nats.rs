@@ -84,9 +84,9 @@ impl NatsQueue {
         Ok(queue)
     }
 
-    /// Runs `op` until it succeeds or `retry_for` has passed. Setting up needs the server to
-    /// answer, and a request in flight when the server goes away times out even if the server
-    /// is back a moment later: one attempt is not enough to give up on.
+    /// Runs `op` until it succeeds, fails for a reason other than NATS (a full stream), or
+    /// `retry_for` has passed. A request in flight when the server goes away times out even if
+    /// the server is back a moment later: one attempt is not enough to give up on.
     async fn retrying<T, F, Fut>(&self, what: &'static str, mut op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
@@ -97,9 +97,10 @@ impl NatsQueue {
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
+                Err(e) if !matches!(e, QueueError::Nats { .. }) => return Err(e),
                 Err(e) if Instant::now() + backoff >= deadline => return Err(e),
                 Err(e) => {
-                    debug!(error = %e, "{what}; retrying");
+                    debug!(error = %e, what, "retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = backoff_after(backoff);
                 }
@@ -208,9 +209,7 @@ impl NatsQueue {
         payload: Bytes,
         headers: &[(String, String)],
     ) -> Result<()> {
-        let deadline = Instant::now() + self.inner.cfg.retry_for;
-        let mut backoff = Duration::from_millis(25);
-        loop {
+        self.retrying("publish failed", || async {
             let mut publish = Publish::build().payload(payload.clone());
             if !msg_id.is_empty() {
                 publish = publish.message_id(msg_id);
@@ -232,10 +231,7 @@ impl NatsQueue {
                     limit: self.inner.cfg.max_results,
                 });
             }
-            if Instant::now() + backoff >= deadline {
-                return Err(QueueError::nats("publish", err));
-            }
-            warn!(subject = %subject, error = %err, "publish failed; retrying");
+            warn!(subject = %subject, error = %err, "publish failed");
             if err.kind() == jetstream::context::PublishErrorKind::StreamNotFound {
                 // The server lost its store: the stream comes back empty, the scheduler
                 // re-publishes what was in it.
@@ -244,9 +240,9 @@ impl NatsQueue {
                 }
                 self.forget_consumer(which).await;
             }
-            tokio::time::sleep(backoff).await;
-            backoff = backoff_after(backoff);
-        }
+            Err(QueueError::nats("publish", err))
+        })
+        .await
     }
 
     /// The consumer handle, once the server has it (retried for `retry_for`); later fetches
